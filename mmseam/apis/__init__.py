@@ -1,0 +1,2 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+__all__ = []
