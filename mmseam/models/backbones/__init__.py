@@ -1,2 +1,4 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-__all__ = []
+from .resnet38d import PreActBottleneckBlock, PreActResBlock, ResNet38d
+
+__all__ = ['ResNet38d', 'PreActResBlock', 'PreActBottleneckBlock']

@@ -1,2 +1,8 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-__all__ = []
+from .seam_losses import (EquivariantCrossRegLoss, EquivariantRegLoss,
+                          MinPoolLoss, MultiLabelSoftMarginLoss)
+
+__all__ = [
+    'MultiLabelSoftMarginLoss', 'MinPoolLoss', 'EquivariantRegLoss',
+    'EquivariantCrossRegLoss'
+]

@@ -1,2 +1,4 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-__all__ = []
+from .seam import SEAM
+
+__all__ = ['SEAM']

@@ -287,8 +287,9 @@ class TranslationTransform(BaseEquivariantTransform):
     Args:
         shift (Sequence[int | float]): ``(dy, dx)``. An ``int`` is a number
             of pixels; a ``float`` is a fraction of the size (H for dy, W
-            for dx) in (-1, 1), rounded to the nearest pixel. Positive
-            values move content down / right. Defaults to (0.1, 0.1).
+            for dx) in (-1, 1), rounded to the nearest pixel (Python
+            ``round``, ties to even). Positive values move content down /
+            right. Defaults to (0.1, 0.1).
     """
 
     def __init__(self,

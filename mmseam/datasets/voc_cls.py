@@ -1,0 +1,486 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+"""Pascal VOC 2012 with image-level (multi-hot) class labels."""
+import os
+import os.path as osp
+import xml.etree.ElementTree as ET
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+import mmengine.fileio as fileio
+import numpy as np
+from mmseg.datasets import BaseSegDataset, PascalVOCDataset
+from mmseg.registry import DATASETS
+
+__all__ = ['DatasetError', 'VOCClsDataset']
+
+_LABEL_SOURCES = ('xml', 'npy', 'mask')
+# At most this many problems are spelled out in one error message.
+_MAX_LISTED_PROBLEMS = 10
+
+
+class DatasetError(ValueError):
+    """A dataset on disk is missing, incomplete or malformed.
+
+    Raised by :class:`VOCClsDataset` while it loads its annotation list, i.e.
+    before any training starts. The message names the offending file and
+    says how to fix it.
+    """
+
+
+@DATASETS.register_module()
+class VOCClsDataset(BaseSegDataset):
+    """Pascal VOC 2012 layout with image-level labels for WSSS.
+
+    Expected layout under ``data_root`` (the VOC 2012 layout)::
+
+        JPEGImages/<id>.jpg
+        Annotations/<id>.xml                 (label_source='xml')
+        SegmentationClass/<id>.png           (fine masks, VOC train/val)
+        SegmentationClassAug/<id>.png        (SBD-augmented masks)
+        ImageSets/Segmentation/{train,val,train_aug}.txt
+
+    Every data info holds ``img_path``, ``img_id``, ``img_labels`` (a
+    ``np.float32`` multi-hot array of shape ``(num_fg,)`` over
+    ``classes[1:]``; index 0 of ``classes`` is the background),
+    ``seg_map_path`` (only when ``with_seg_map=True``), ``label_map``,
+    ``reduce_zero_label`` and ``seg_fields``.
+
+    Image-level labels come from one of three sources:
+
+    - ``'xml'`` (default): the ``<object><name>`` entries of
+      ``<xml_dir>/<id>.xml``. Difficult objects are included, as in the
+      official ``cls_labels.npy`` (PSA ``make_cls_labels.py``), unless
+      ``ignore_difficult=True``.
+    - ``'npy'``: an official ``cls_labels.npy``-style file: a pickled dict
+      ``{img_id: multi-hot over the foreground classes}``. Keys may be
+      strings (``'2007_000032'``, PSA/SEAM) or integers
+      (``2007000032``, IRN).
+    - ``'mask'``: the unique values of the segmentation mask, minus 0
+      (background) and 255 (ignore).
+
+    The class list is ``METAINFO['classes']`` (VOC: background + 20) unless
+    ``metainfo=dict(classes=..., palette=...)`` is passed. A class list that
+    is *not* a subset of the VOC classes replaces it (mask values and label
+    files are then read as indices into the new list); a subset of the VOC
+    classes keeps MMSegmentation's meaning (mask values are remapped with
+    ``label_map`` and the dropped classes are removed from the labels).
+
+    Every problem found on disk raises :class:`DatasetError` while the
+    dataset is built, naming the file and the fix.
+
+    Args:
+        ann_file (str): Split list, one image id per line (relative to
+            ``data_root``). Lines in the PSA format
+            ``/JPEGImages/<id>.jpg /SegmentationClassAug/<id>.png`` are
+            accepted too.
+        data_root (str, optional): Dataset root. Defaults to None.
+        data_prefix (dict): ``img_path`` and ``seg_map_path`` folders
+            relative to ``data_root``. Defaults to
+            ``dict(img_path='JPEGImages', seg_map_path='SegmentationClass')``.
+        label_source (str): ``'xml'``, ``'npy'`` or ``'mask'``.
+            Defaults to ``'xml'``.
+        xml_dir (str): Folder of the VOC XML files, relative to
+            ``data_root``. Defaults to ``'Annotations'``.
+        cls_label_file (str, optional): ``cls_labels.npy`` file for
+            ``label_source='npy'``. A relative path is looked up under
+            ``data_root`` first, then in the working directory.
+        mask_dir (str, optional): Folder of the masks read by
+            ``label_source='mask'``, relative to ``data_root``. Defaults to
+            ``data_prefix['seg_map_path']``.
+        ignore_difficult (bool): Skip objects marked ``<difficult>1``.
+            Defaults to False (official behaviour).
+        with_seg_map (bool): Whether each data info carries a
+            ``seg_map_path`` (needed by ``LoadAnnotations``). Use False for
+            splits without fine masks, e.g. ``train_aug``. Defaults to True.
+        check_images (bool): Fully decode every image while loading to catch
+            corrupt files (slow on 10k images). Existence and a non-zero size
+            are always checked. Defaults to False.
+        img_suffix (str): Image suffix. Defaults to ``'.jpg'``.
+        seg_map_suffix (str): Mask suffix. Defaults to ``'.png'``.
+        **kwargs: Other arguments of :class:`mmseg.datasets.BaseSegDataset`
+            (``metainfo``, ``pipeline``, ``test_mode``, ``indices``, ...).
+    """
+    METAINFO = dict(
+        classes=PascalVOCDataset.METAINFO['classes'],
+        palette=PascalVOCDataset.METAINFO['palette'])
+
+    def __init__(self,
+                 ann_file: str = '',
+                 data_root: Optional[str] = None,
+                 data_prefix: dict = dict(
+                     img_path='JPEGImages',
+                     seg_map_path='SegmentationClass'),
+                 label_source: str = 'xml',
+                 xml_dir: str = 'Annotations',
+                 cls_label_file: Optional[str] = None,
+                 mask_dir: Optional[str] = None,
+                 ignore_difficult: bool = False,
+                 with_seg_map: bool = True,
+                 check_images: bool = False,
+                 img_suffix: str = '.jpg',
+                 seg_map_suffix: str = '.png',
+                 **kwargs) -> None:
+        if label_source not in _LABEL_SOURCES:
+            raise DatasetError(
+                f'label_source={label_source!r} is not supported; use one '
+                f'of {_LABEL_SOURCES}.')
+        if label_source == 'npy' and not cls_label_file:
+            raise DatasetError(
+                "label_source='npy' needs cls_label_file (the path of a "
+                'cls_labels.npy dict {img_id: multi-hot}); set it in the '
+                "dataset config or use label_source='xml'.")
+        self.label_source = label_source
+        self.xml_dir = xml_dir
+        self.cls_label_file = cls_label_file
+        self.mask_dir = mask_dir
+        self.ignore_difficult = ignore_difficult
+        self.with_seg_map = with_seg_map
+        self.check_images = check_images
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            data_prefix=data_prefix,
+            img_suffix=img_suffix,
+            seg_map_suffix=seg_map_suffix,
+            **kwargs)
+
+    @classmethod
+    def get_label_map(cls,
+                      new_classes: Optional[Sequence] = None
+                      ) -> Optional[Dict[int, int]]:
+        """Label map from ``METAINFO`` classes to ``new_classes``.
+
+        A class list that is not a subset of ``METAINFO['classes']`` (e.g.
+        the synthetic dataset's) replaces the default list, so no mapping is
+        needed and None is returned. A subset keeps MMSegmentation's
+        remapping behaviour.
+
+        Args:
+            new_classes (Sequence[str], optional): Classes from ``metainfo``.
+
+        Returns:
+            dict[int, int] | None: Old label id -> new label id, or None.
+        """
+        old_classes = cls.METAINFO.get('classes', None)
+        if (new_classes is not None and old_classes is not None
+                and not set(new_classes).issubset(old_classes)):
+            return None
+        return super().get_label_map(new_classes)
+
+    # ------------------------------------------------------------------
+    # path helpers
+    # ------------------------------------------------------------------
+    def _under_root(self, path: Optional[str]) -> Optional[str]:
+        """Join a relative path with ``data_root`` (if any)."""
+        if path is None:
+            return None
+        if osp.isabs(path) or not self.data_root:
+            return path
+        return osp.join(self.data_root, path)
+
+    @property
+    def _source_classes(self) -> Tuple[str, ...]:
+        """Class list that raw labels (XML names, npy, masks) refer to."""
+        if self.label_map is not None:
+            return tuple(self.METAINFO['classes'])
+        return tuple(self._metainfo['classes'])
+
+    def _exists(self, path: str) -> bool:
+        if self.backend_args is None:
+            return osp.isfile(path)
+        return fileio.exists(path, backend_args=self.backend_args)
+
+    # ------------------------------------------------------------------
+    # checks
+    # ------------------------------------------------------------------
+    def _check_roots(self) -> None:
+        """Fail early when the dataset root or the split list is missing."""
+        if self.backend_args is not None:
+            return
+        if self.data_root and not osp.isdir(self.data_root):
+            raise DatasetError(
+                f'Dataset root {self.data_root!r} does not exist. Set '
+                '`data_root` in the dataset config to your copy of the data: '
+                'for Pascal VOC 2012 download VOCdevkit (plus SBD for '
+                'SegmentationClassAug/train_aug) and point data_root at '
+                'VOCdevkit/VOC2012; for the synthetic set run '
+                '`python tools/dataset_converters/make_synthetic_voc.py '
+                f'--out {self.data_root}`.')
+        img_dir = self.data_prefix.get('img_path', '')
+        if not img_dir or not osp.isdir(img_dir):
+            raise DatasetError(
+                f'Image folder {img_dir!r} does not exist. Check '
+                '`data_root` and `data_prefix.img_path` in the dataset '
+                'config (VOC layout: <data_root>/JPEGImages).')
+        if not self.ann_file:
+            raise DatasetError(
+                'No split list given: set `ann_file` in the dataset config, '
+                'e.g. ann_file="ImageSets/Segmentation/train_aug.txt".')
+        if not osp.isfile(self.ann_file):
+            hint = ''
+            if 'train_aug' in osp.basename(self.ann_file):
+                hint = (' train_aug.txt (10,582 ids) is not part of VOC '
+                        '2012: take it from the SEAM/PSA repositories '
+                        '(voc12/train_aug.txt) or build it from SBD; '
+                        "MMSegmentation's voc_aug.py converter writes "
+                        'trainaug.txt.')
+            raise DatasetError(
+                f'Split list {self.ann_file!r} does not exist. Check '
+                '`data_root` and `ann_file` in the dataset config.' + hint)
+
+    def _check_image(self, img_path: str, img_id: str) -> Optional[str]:
+        """Return a problem description for ``img_path`` or None."""
+        if self.backend_args is not None:
+            if not fileio.exists(img_path, backend_args=self.backend_args):
+                return (f'image {img_path} (id {img_id!r} in '
+                        f'{self.ann_file}) does not exist; add the image or '
+                        'remove the id from the split list.')
+            return None
+        if not osp.isfile(img_path):
+            return (f'image {img_path} (id {img_id!r} in {self.ann_file}) '
+                    'does not exist; add the image or remove the id from '
+                    'the split list.')
+        if osp.getsize(img_path) == 0:
+            return (f'image {img_path} is empty (0 bytes); re-download or '
+                    're-generate it, or remove its id from the split list.')
+        if not os.access(img_path, os.R_OK):
+            return (f'image {img_path} is not readable (permissions); fix '
+                    'its permissions or remove its id from the split list.')
+        if self.check_images:
+            from PIL import Image
+            try:
+                with Image.open(img_path) as img:
+                    img.load()
+            except Exception as err:  # noqa: BLE001 - report any decode bug
+                return (f'image {img_path} cannot be decoded ({err}); '
+                        're-download or re-generate it, or remove its id '
+                        'from the split list.')
+        return None
+
+    # ------------------------------------------------------------------
+    # label readers: each returns raw class indices into _source_classes
+    # ------------------------------------------------------------------
+    def _labels_from_xml(self, img_id: str) -> Set[int]:
+        xml_path = osp.join(self._under_root(self.xml_dir), img_id + '.xml')
+        if not self._exists(xml_path):
+            raise DatasetError(
+                f'annotation {xml_path} (image {img_id!r}) does not exist; '
+                'add the VOC XML file, remove the id from the split list, or '
+                "use label_source='npy'/'mask'.")
+        try:
+            if self.backend_args is None:
+                root = ET.parse(xml_path).getroot()
+            else:
+                root = ET.fromstring(
+                    fileio.get_text(xml_path, backend_args=self.backend_args))
+        except ET.ParseError as err:
+            raise DatasetError(
+                f'annotation {xml_path} is not valid XML ({err}); fix or '
+                're-download the file.') from err
+        classes = self._source_classes
+        labels = set()
+        for obj in root.findall('object'):
+            name_el = obj.find('name')
+            if name_el is None or not (name_el.text or '').strip():
+                raise DatasetError(
+                    f'annotation {xml_path} has an <object> without a '
+                    '<name>; fix the file.')
+            name = name_el.text.strip()
+            difficult = obj.find('difficult')
+            if (self.ignore_difficult and difficult is not None
+                    and (difficult.text or '0').strip() == '1'):
+                continue
+            if name not in classes[1:]:
+                raise DatasetError(
+                    f'annotation {xml_path} names the object {name!r}, '
+                    f'which is not a foreground class of this dataset '
+                    f'{list(classes[1:])}; fix the annotation or set the '
+                    'class list with metainfo=dict(classes=..., '
+                    'palette=...).')
+            labels.add(classes.index(name))
+        return labels
+
+    def _load_npy_labels(self) -> dict:
+        path = self.cls_label_file
+        if not osp.isabs(path) and self.data_root and osp.isfile(
+                osp.join(self.data_root, path)):
+            path = osp.join(self.data_root, path)
+        if not osp.isfile(path):
+            raise DatasetError(
+                f'cls_label_file {self.cls_label_file!r} does not exist '
+                f'(looked under data_root {self.data_root!r} and the working '
+                'directory); set the correct path or use '
+                "label_source='xml'.")
+        try:
+            table = np.load(path, allow_pickle=True)
+            if isinstance(table, np.ndarray) and table.dtype == object:
+                table = table.item()
+        except Exception as err:  # noqa: BLE001
+            raise DatasetError(
+                f'cls_label_file {path} cannot be read ({err}); it must be a '
+                'pickled dict {img_id: multi-hot}, as written by '
+                'np.save(path, dict).') from err
+        if not isinstance(table, dict):
+            raise DatasetError(
+                f'cls_label_file {path} holds a {type(table).__name__}, not '
+                'a dict {img_id: multi-hot}; re-create it with '
+                'np.save(path, dict).')
+        self._npy_path = path
+        return table
+
+    def _labels_from_npy(self, img_id: str, table: dict) -> Set[int]:
+        key = img_id
+        if key not in table:
+            digits = img_id.replace('_', '')
+            key = int(digits) if digits.isdigit() else None
+            if key not in table:
+                raise DatasetError(
+                    f'image {img_id!r} has no entry in cls_label_file '
+                    f'{self._npy_path}; add it or remove the id from the '
+                    'split list.')
+        vec = np.asarray(table[key]).reshape(-1)
+        num_fg = len(self._source_classes) - 1
+        if vec.shape[0] != num_fg:
+            raise DatasetError(
+                f'cls_label_file {self._npy_path}: the label of {img_id!r} '
+                f'has {vec.shape[0]} entries but the class list has {num_fg} '
+                'foreground classes; use a matching class list (metainfo) '
+                'or label file.')
+        return set((np.flatnonzero(vec > 0) + 1).tolist())
+
+    def _labels_from_mask(self, img_id: str) -> Set[int]:
+        mask_dir = self._under_root(self.mask_dir) if self.mask_dir \
+            else self.data_prefix.get('seg_map_path', '')
+        mask_path = osp.join(mask_dir, img_id + self.seg_map_suffix)
+        if not self._exists(mask_path):
+            raise DatasetError(
+                f'mask {mask_path} (image {img_id!r}) does not exist; add it, '
+                "remove the id from the split list, or use label_source="
+                "'xml'.")
+        from PIL import Image
+        try:
+            if self.backend_args is None:
+                with Image.open(mask_path) as im:
+                    mask = np.asarray(im)
+            else:
+                import io
+                mask = np.asarray(
+                    Image.open(
+                        io.BytesIO(
+                            fileio.get(
+                                mask_path, backend_args=self.backend_args))))
+        except Exception as err:  # noqa: BLE001
+            raise DatasetError(
+                f'mask {mask_path} cannot be decoded ({err}); re-create '
+                'it.') from err
+        if mask.ndim != 2:
+            raise DatasetError(
+                f'mask {mask_path} has shape {mask.shape}; expected a '
+                'single-channel (palette or grey) PNG of class indices.')
+        values = set(np.unique(mask).tolist()) - {0, 255}
+        bad = sorted(v for v in values if v >= len(self._source_classes))
+        if bad:
+            raise DatasetError(
+                f'mask {mask_path} contains the values {bad}, outside the '
+                f'{len(self._source_classes)} classes of this dataset; fix '
+                'the mask or the class list (metainfo).')
+        return values
+
+    def _to_multi_hot(self, raw: Set[int]) -> np.ndarray:
+        """Map raw class indices to the multi-hot over ``classes[1:]``."""
+        num_fg = len(self._metainfo['classes']) - 1
+        multi_hot = np.zeros((num_fg, ), dtype=np.float32)
+        for idx in raw:
+            if self.label_map is not None:
+                idx = self.label_map.get(idx, 255)
+            if 0 < idx <= num_fg:
+                multi_hot[idx - 1] = 1.0
+        return multi_hot
+
+    # ------------------------------------------------------------------
+    def _read_split(self) -> List[str]:
+        ids = []
+        with open(self.ann_file) as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                token = line.split()[0]
+                if '/' in token or token.endswith(self.img_suffix):
+                    token = osp.basename(token)
+                    if token.endswith(self.img_suffix):
+                        token = token[:-len(self.img_suffix)]
+                ids.append(token)
+        if not ids:
+            raise DatasetError(
+                f'Split list {self.ann_file} is empty; list one image id per '
+                'line.')
+        return ids
+
+    def load_data_list(self) -> List[dict]:
+        """Read the split list, check the files and build the data infos.
+
+        Returns:
+            list[dict]: One data info per image id (see class docstring).
+
+        Raises:
+            DatasetError: On a missing root / split list / image / mask /
+                XML, a malformed XML, an unknown class name, or an image
+                without any label.
+        """
+        self._check_roots()
+        ids = self._read_split()
+        img_dir = self.data_prefix.get('img_path', '')
+        seg_dir = self.data_prefix.get('seg_map_path', '')
+        npy_table = self._load_npy_labels() \
+            if self.label_source == 'npy' else None
+
+        problems: List[str] = []
+        data_list = []
+        for img_id in ids:
+            img_path = osp.join(img_dir, img_id + self.img_suffix)
+            problem = self._check_image(img_path, img_id)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            data_info = dict(img_path=img_path, img_id=img_id)
+            if self.with_seg_map:
+                seg_path = osp.join(seg_dir, img_id + self.seg_map_suffix)
+                if not self._exists(seg_path):
+                    problems.append(
+                        f'mask {seg_path} (image {img_id!r}) does not exist; '
+                        'add it, remove the id from the split list, or set '
+                        'with_seg_map=False for a split without masks.')
+                    continue
+                data_info['seg_map_path'] = seg_path
+            try:
+                if self.label_source == 'xml':
+                    raw = self._labels_from_xml(img_id)
+                elif self.label_source == 'npy':
+                    raw = self._labels_from_npy(img_id, npy_table)
+                else:
+                    raw = self._labels_from_mask(img_id)
+            except DatasetError as err:
+                problems.append(str(err))
+                continue
+            multi_hot = self._to_multi_hot(raw)
+            if not multi_hot.any():
+                problems.append(
+                    f'image {img_path} (id {img_id!r}) has no foreground '
+                    f'label (label_source={self.label_source!r}); remove it '
+                    f'from the split list {self.ann_file} or fix its '
+                    'annotation.')
+                continue
+            data_info['img_labels'] = multi_hot
+            data_info['label_map'] = self.label_map
+            data_info['reduce_zero_label'] = self.reduce_zero_label
+            data_info['seg_fields'] = []
+            data_list.append(data_info)
+
+        if problems:
+            listed = '\n  - '.join(problems[:_MAX_LISTED_PROBLEMS])
+            more = len(problems) - _MAX_LISTED_PROBLEMS
+            tail = f'\n  ... and {more} more.' if more > 0 else ''
+            raise DatasetError(
+                f'{len(problems)} problem(s) in the dataset of split list '
+                f'{self.ann_file}:\n  - {listed}{tail}')
+        return data_list

@@ -1,0 +1,218 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+"""Losses of SEAM (Wang et al., CVPR 2020, https://arxiv.org/abs/2004.04581).
+
+All losses reproduce the official ``train_SEAM.py`` formulas, return a
+scalar tensor multiplied by ``loss_weight`` and expose ``loss_name`` (the key
+under which the segmentor logs them). None of them synchronises with the
+device (no ``.item()``, no boolean-mask indexing).
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.registry import MODELS
+from torch import Tensor
+
+__all__ = [
+    'MultiLabelSoftMarginLoss', 'MinPoolLoss', 'EquivariantRegLoss',
+    'EquivariantCrossRegLoss'
+]
+
+_FILE = 'mmseam/models/losses/seam_losses.py'
+
+
+def _check_ratio(value: float, name: str, cls_name: str) -> float:
+    if not 0 < value <= 1:
+        raise ValueError(f'{_FILE}: {cls_name} `{name}` must lie in (0, 1], '
+                         f'got {value}.')
+    return float(value)
+
+
+def _check_4d(x: Tensor, cls_name: str) -> None:
+    if x.dim() != 4:
+        raise ValueError(
+            f'{_FILE}: {cls_name} expects a 4D tensor (N, C, H, W), got '
+            f'shape {tuple(x.shape)}.')
+
+
+class _SEAMLoss(nn.Module):
+    """Common ``loss_weight`` / ``loss_name`` handling."""
+
+    def __init__(self, loss_weight: float, loss_name: str) -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+        self._loss_name = loss_name
+
+    @property
+    def loss_name(self) -> str:
+        """str: Key of this loss in the segmentor's loss dict."""
+        return self._loss_name
+
+
+@MODELS.register_module()
+class MultiLabelSoftMarginLoss(_SEAMLoss):
+    """Multi-label soft-margin classification loss.
+
+    Same value as ``F.multilabel_soft_margin_loss`` with mean reduction: for
+    every sample the mean over the K classes of
+    ``-(y log sigmoid(x) + (1 - y) log sigmoid(-x))``, then the mean over
+    the batch. SEAM applies it to the GAP of the raw CAM logits over the
+    foreground channels.
+
+    Args:
+        loss_weight (float): Weight of the loss. Defaults to 1.0.
+        loss_name (str): Name of the loss. Defaults to 'loss_cls'.
+    """
+
+    def __init__(self,
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_cls') -> None:
+        super().__init__(loss_weight, loss_name)
+
+    def forward(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            logits (Tensor): Class scores of shape (N, K) (trailing singleton
+                dims, e.g. (N, K, 1, 1), are flattened).
+            labels (Tensor): Multi-hot targets with the same number of
+                elements per sample, (N, K).
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        logits = logits.flatten(1)
+        labels = labels.flatten(1).to(logits.dtype)
+        if logits.shape != labels.shape:
+            raise ValueError(
+                f'{_FILE}: MultiLabelSoftMarginLoss got logits of shape '
+                f'{tuple(logits.shape)} and labels of shape '
+                f'{tuple(labels.shape)}; both must be (N, K) over the same '
+                f'(foreground) classes.')
+        loss = -(labels * F.logsigmoid(logits) +
+                 (1 - labels) * F.logsigmoid(-logits))
+        return self.loss_weight * loss.mean(dim=1).mean()
+
+
+@MODELS.register_module()
+class MinPoolLoss(_SEAMLoss):
+    """Adaptive min-pooling loss on the PCM output (official SEAM).
+
+    Per pixel take the maximum over the channels, keep the
+    ``k = int(H * W * ratio)`` smallest of these per sample (for the default
+    ratio 0.25 this equals the official ``H * W // 4``), apply ``relu`` and
+    return ``sum / (k * N)``. It pushes the weakest quarter of the image
+    towards zero for every class. SEAM feeds ``(cam_pcm * labels)[:, 1:]``
+    (foreground channels, absent classes zeroed).
+
+    Args:
+        ratio (float): Fraction of pixels kept. Defaults to 0.25.
+        loss_weight (float): Weight of the loss. Defaults to 1.0.
+        loss_name (str): Name of the loss. Defaults to 'loss_minpool'.
+    """
+
+    def __init__(self,
+                 ratio: float = 0.25,
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_minpool') -> None:
+        super().__init__(loss_weight, loss_name)
+        self.ratio = _check_ratio(ratio, 'ratio', 'MinPoolLoss')
+
+    def forward(self, cam: Tensor) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            cam (Tensor): Map of shape (N, K, H, W).
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        _check_4d(cam, 'MinPoolLoss')
+        n, _, h, w = cam.shape
+        k = max(int(h * w * self.ratio), 1)
+        pix_max = cam.amax(dim=1).reshape(n, -1)
+        lowest = torch.topk(pix_max, k=k, dim=-1, largest=False)[0]
+        return self.loss_weight * F.relu(lowest).sum() / (k * n)
+
+
+@MODELS.register_module()
+class EquivariantRegLoss(_SEAMLoss):
+    """Equivariant regularisation (ER): mean absolute difference.
+
+    ``mean(|pred - target|)`` over all elements. In SEAM ``pred`` and
+    ``target`` are the label-masked, max-normalised foreground CAMs of the
+    two views in the same frame (absent classes are 0 and still count in
+    the mean, as in the official code).
+
+    Args:
+        loss_weight (float): Weight of the loss. Defaults to 1.0.
+        loss_name (str): Name of the loss. Defaults to 'loss_er'.
+    """
+
+    def __init__(self,
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_er') -> None:
+        super().__init__(loss_weight, loss_name)
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            pred (Tensor): Shape (N, C, H, W) (any shape works).
+            target (Tensor): Same shape as ``pred``.
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        if pred.shape != target.shape:
+            raise ValueError(
+                f'{_FILE}: EquivariantRegLoss got pred {tuple(pred.shape)} '
+                f'and target {tuple(target.shape)}; bring both views to the '
+                f'same frame first.')
+        return self.loss_weight * (pred - target).abs().mean()
+
+
+@MODELS.register_module()
+class EquivariantCrossRegLoss(_SEAMLoss):
+    """Equivariant cross regularisation (ECR) with top-k OHEM.
+
+    For every sample, flatten ``|pred - target|`` over (C, H, W), keep the
+    ``k = int(C * H * W * topk_ratio)`` largest values and average them;
+    then average over the batch (the official ``torch.mean(torch.topk(...))``
+    over N x k). In SEAM ``pred`` is the max-normalised PCM output of one
+    view and ``target`` the detached, max-only CAM of the other view.
+
+    Args:
+        topk_ratio (float): Fraction of the channel-pixels kept. Defaults
+            to 0.2.
+        loss_weight (float): Weight of the loss. Defaults to 1.0.
+        loss_name (str): Name of the loss. Defaults to 'loss_ecr'.
+    """
+
+    def __init__(self,
+                 topk_ratio: float = 0.2,
+                 loss_weight: float = 1.0,
+                 loss_name: str = 'loss_ecr') -> None:
+        super().__init__(loss_weight, loss_name)
+        self.topk_ratio = _check_ratio(topk_ratio, 'topk_ratio',
+                                       'EquivariantCrossRegLoss')
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            pred (Tensor): Shape (N, C, H, W).
+            target (Tensor): Same shape as ``pred``.
+
+        Returns:
+            Tensor: Scalar loss.
+        """
+        _check_4d(pred, 'EquivariantCrossRegLoss')
+        if pred.shape != target.shape:
+            raise ValueError(
+                f'{_FILE}: EquivariantCrossRegLoss got pred '
+                f'{tuple(pred.shape)} and target {tuple(target.shape)}; '
+                f'bring both views to the same frame first.')
+        n, c, h, w = pred.shape
+        k = max(int(c * h * w * self.topk_ratio), 1)
+        diff = (pred - target).abs().reshape(n, -1)
+        return self.loss_weight * torch.topk(diff, k=k, dim=-1)[0].mean()

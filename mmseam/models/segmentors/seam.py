@@ -1,0 +1,407 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+"""SEAM: Self-supervised Equivariant Attention Mechanism (CVPR 2020).
+
+Paper: https://arxiv.org/abs/2004.04581
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmseg.models.segmentors.base import BaseSegmentor
+from mmseg.registry import MODELS
+from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
+                         OptSampleList, SampleList)
+from mmengine.structures import PixelData
+from torch import Tensor
+
+from ..utils.cam_ops import max_norm, max_onehot
+
+
+@MODELS.register_module()
+class SEAM(BaseSegmentor):
+    """SEAM classifier: a Siamese CAM network with a Pixel Correlation Module.
+
+    Stage 1 of weakly supervised semantic segmentation. It learns class
+    activation maps (CAMs) from image-level labels and is written as an
+    MMSegmentation segmentor, so that ``tools/test.py`` and ``IoUMetric``
+    score its CAM pseudo labels directly.
+
+    Network (the official ``resnet38_SEAM``): ``backbone`` gives a tuple of
+    feature maps; the CAM head is ``Dropout2d`` + a bias-free 1x1 conv
+    (``classifier``) on ``feats[in_index]`` giving ``C = num_classes``
+    channels (channel 0 is the background slot); the optional ``neck``
+    (:class:`PixelCorrelationModule`) refines the CAM with feature affinity.
+
+    Training (``loss``): view 1 is the input batch ``I1`` (N x 3 x H x W),
+    view 2 is ``A(I1)`` with the configurable equivariant transform ``A``
+    (default: bilinear rescale by 0.3, as the official code). Both views go
+    through the same weights. With ``y`` the N x C x 1 x 1 label (background
+    slot 1), ``cam_k, pcm_k`` the two outputs of view k at its input size:
+
+    - ``loss_cls``: multilabel soft margin on GAP(cam_k)[fg], mean of views;
+    - ``loss_minpool``: min-pool loss on (pcm_k * y)[fg], mean of views;
+    - ``loss_er``: mean |A(maxnorm(cam_1)) y - maxnorm(cam_2) y| over fg;
+    - ``loss_ecr``: top-k mean of |maxonly(cam_2') - A(maxnorm(pcm_1)) y|
+      plus top-k mean of |maxonly(A(maxnorm(cam_1)) y) - maxnorm(pcm_2) y|,
+      targets detached, background channels set to ``1 - max fg``.
+
+    The PCM's inputs are detached (see the neck), so ``loss_minpool`` and
+    ``loss_ecr`` only train the neck, as in the official code. Any loss set to
+    ``None`` is off; with ``neck=None``, ``loss_er=None``,
+    ``loss_ecr=None``, ``loss_minpool=None`` and
+    ``equivariant_transform=None`` the model is the plain CAM baseline.
+
+    Args:
+        backbone (dict): Backbone config; must return a tuple of features.
+        num_classes (int): Classes including background (dataset metainfo).
+        in_channels (int): Channels of ``feats[in_index]``.
+        in_index (int): Which backbone output feeds the classifier.
+            Defaults to -1.
+        dropout_ratio (float): ``Dropout2d`` before the classifier.
+            Defaults to 0.5.
+        neck (dict, optional): PCM config. ``None`` disables the PCM.
+        equivariant_transform (dict, optional): Transform making view 2.
+            ``None`` trains a single view.
+        loss_cls, loss_minpool, loss_er, loss_ecr (dict, optional): Loss
+            configs; ``None`` switches a term off.
+        train_cfg (dict, optional): Unused; kept for the mmseg interface.
+        test_cfg (dict, optional): Inference options:
+            ``cam_source`` ('pcm' or 'cam', default 'pcm' when there is a
+            neck), ``scales`` (default ``(1.0,)``), ``flip`` (default False),
+            ``bg_threshold`` (background score for ``pred_sem_seg``,
+            default 0.26 as the official ``--out_cam_pred_alpha``),
+            ``mask_absent`` (zero classes absent from the image-level labels
+            when they are known, default True), ``resize_mode`` (how scaled
+            inputs are made, default 'bilinear').
+        data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 num_classes: int,
+                 in_channels: int,
+                 in_index: int = -1,
+                 dropout_ratio: float = 0.5,
+                 neck: OptConfigType = None,
+                 equivariant_transform: OptConfigType = dict(
+                     type='RescaleTransform', scale_factor=0.3),
+                 loss_cls: OptConfigType = dict(
+                     type='MultiLabelSoftMarginLoss'),
+                 loss_minpool: OptConfigType = dict(type='MinPoolLoss'),
+                 loss_er: OptConfigType = dict(type='EquivariantRegLoss'),
+                 loss_ecr: OptConfigType = dict(
+                     type='EquivariantCrossRegLoss'),
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None):
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if num_classes < 2:
+            raise ValueError(
+                f'SEAM needs num_classes >= 2 (background + at least one '
+                f'class), got {num_classes}. Set model.num_classes to '
+                f'len(dataset.metainfo["classes"]).')
+        self.num_classes = num_classes
+        self.backbone = MODELS.build(backbone)
+        self.in_index = in_index
+        self.cls_dropout = nn.Dropout2d(dropout_ratio)
+        self.classifier = nn.Conv2d(
+            in_channels, num_classes, kernel_size=1, bias=False)
+        nn.init.xavier_uniform_(self.classifier.weight)
+        self.neck = MODELS.build(neck) if neck is not None else None
+        self.transform = (
+            MODELS.build(equivariant_transform)
+            if equivariant_transform is not None else None)
+        self.loss_cls = MODELS.build(loss_cls) if loss_cls else None
+        self.loss_minpool = MODELS.build(loss_minpool) if (
+            loss_minpool and self.neck is not None) else None
+        self.loss_er = MODELS.build(loss_er) if (
+            loss_er and self.transform is not None) else None
+        self.loss_ecr = MODELS.build(loss_ecr) if (
+            loss_ecr and self.neck is not None
+            and self.transform is not None) else None
+        self.train_cfg = train_cfg
+        test_cfg = dict(test_cfg or {})
+        test_cfg.setdefault('cam_source',
+                            'pcm' if self.neck is not None else 'cam')
+        if test_cfg['cam_source'] == 'pcm' and self.neck is None:
+            raise ValueError('test_cfg.cam_source="pcm" needs a PCM neck; '
+                             'use cam_source="cam" or configure a neck.')
+        test_cfg.setdefault('scales', (1.0, ))
+        test_cfg.setdefault('flip', False)
+        test_cfg.setdefault('bg_threshold', 0.26)
+        test_cfg.setdefault('mask_absent', True)
+        test_cfg.setdefault('resize_mode', 'bilinear')
+        self.test_cfg = test_cfg
+        # Used by BaseSegmentor helpers; CAMs are resized like the official
+        # inference (align_corners=False).
+        self.align_corners = False
+
+    # ------------------------------------------------------------------
+    # network
+    # ------------------------------------------------------------------
+    def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+        """Backbone features: a tuple of N x C_i x h_i x w_i tensors."""
+        feats = self.backbone(inputs)
+        if isinstance(feats, Tensor):
+            feats = (feats, )
+        return tuple(feats)
+
+    def forward_cam(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """Raw CAM logits and PCM output at the feature size.
+
+        Args:
+            inputs (Tensor): Normalised images, N x 3 x H x W.
+
+        Returns:
+            dict: ``cam`` (N x C x h x w raw logits) and, with a neck,
+            ``cam_pcm`` (N x C x h x w, >= 0).
+        """
+        feats = self.extract_feat(inputs)
+        cam = self.classifier(self.cls_dropout(feats[self.in_index]))
+        out = dict(cam=cam)
+        if self.neck is not None:
+            out['cam_pcm'] = self.neck(cam, feats, inputs)
+        return out
+
+    def _forward(self,
+                 inputs: Tensor,
+                 data_samples: OptSampleList = None) -> Dict[str, Tensor]:
+        """The official network's two outputs at the input size.
+
+        Args:
+            inputs (Tensor): Normalised images, N x 3 x H x W.
+            data_samples: Unused.
+
+        Returns:
+            dict: ``cam`` (N x C x H x W raw logits, all channels) and, with
+            a neck, ``cam_pcm`` (N x C x H x W), both upsampled bilinearly
+            with ``align_corners=True`` as the official ``resnet38_SEAM``.
+        """
+        out = self.forward_cam(inputs)
+        size = inputs.shape[-2:]
+        return {
+            k: F.interpolate(v, size, mode='bilinear', align_corners=True)
+            for k, v in out.items()
+        }
+
+    # ------------------------------------------------------------------
+    # training
+    # ------------------------------------------------------------------
+    def _image_labels(self, data_samples: SampleList,
+                      device: torch.device) -> Tensor:
+        """N x C x 1 x 1 labels: 1 for background and present classes."""
+        rows = []
+        for i, sample in enumerate(data_samples):
+            if 'img_labels' not in sample:
+                raise KeyError(
+                    f'Data sample {i} ({sample.metainfo.get("img_path")}) '
+                    f'has no `img_labels`: use the PackSegClsInputs '
+                    f'transform in the training pipeline.')
+            rows.append(sample.img_labels.to(device).float().flatten())
+        labels = torch.stack(rows)
+        if labels.shape[1] != self.num_classes - 1:
+            raise ValueError(
+                f'Image labels have {labels.shape[1]} foreground classes but '
+                f'the model has num_classes={self.num_classes} (background '
+                f'+ {self.num_classes - 1}). Set model.num_classes to the '
+                f'number of classes in the dataset metainfo '
+                f'({labels.shape[1] + 1}).')
+        bg = labels.new_ones(labels.shape[0], 1)
+        return torch.cat([bg, labels], dim=1)[:, :, None, None]
+
+    @staticmethod
+    def _set_bg_from_fg(cam: Tensor) -> Tensor:
+        """Replace channel 0 with ``1 - max_{c>=1} cam_c`` (out of place)."""
+        bg = 1 - cam[:, 1:].max(dim=1, keepdim=True)[0]
+        return torch.cat([bg, cam[:, 1:]], dim=1)
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Siamese SEAM losses for a batch.
+
+        Args:
+            inputs (Tensor): Normalised crops, N x 3 x H x W.
+            data_samples (list[SegDataSample]): Each with ``img_labels``
+                ((C-1,) multi-hot over foreground classes).
+
+        Returns:
+            dict[str, Tensor]: ``loss_cls``, ``loss_minpool``, ``loss_er``,
+            ``loss_ecr`` (those switched on).
+        """
+        y = self._image_labels(data_samples, inputs.device)
+        views = [inputs]
+        if self.transform is not None:
+            views.append(self.transform(inputs))
+        outs = [self._forward(v) for v in views]
+        losses = dict()
+        nv = len(outs)
+
+        if self.loss_cls is not None:
+            fg = y[:, 1:, 0, 0]
+            losses[self.loss_cls.loss_name] = sum(
+                self.loss_cls(
+                    F.adaptive_avg_pool2d(o['cam'], 1)[:, 1:, 0, 0], fg)
+                for o in outs) / nv
+        if self.loss_minpool is not None:
+            losses[self.loss_minpool.loss_name] = sum(
+                self.loss_minpool((o['cam_pcm'] * y)[:, 1:])
+                for o in outs) / nv
+        if self.transform is None:
+            return losses
+
+        t = self.transform
+        cam1 = t(max_norm(outs[0]['cam'])) * y
+        cam2 = max_norm(outs[1]['cam']) * y
+        if self.loss_er is not None:
+            losses[self.loss_er.loss_name] = self.loss_er(
+                cam1[:, 1:], cam2[:, 1:])
+        if self.loss_ecr is not None:
+            pcm1 = t(max_norm(outs[0]['cam_pcm'])) * y
+            pcm2 = max_norm(outs[1]['cam_pcm']) * y
+            cam1 = self._set_bg_from_fg(cam1)
+            cam2 = self._set_bg_from_fg(cam2)
+            losses[self.loss_ecr.loss_name] = (
+                self.loss_ecr(pcm1, max_onehot(cam2.detach())) +
+                self.loss_ecr(pcm2, max_onehot(cam1.detach())))
+        return losses
+
+    # ------------------------------------------------------------------
+    # inference
+    # ------------------------------------------------------------------
+    def multiscale_cam(self,
+                       inputs: Tensor,
+                       scales: Sequence[float] = (1.0, ),
+                       flip: bool = False,
+                       out_size: Optional[Tuple[int, int]] = None,
+                       source: str = 'pcm',
+                       resize_mode: str = 'bilinear') -> Tensor:
+        """Sum of foreground CAMs over scales (and flips), before norm.
+
+        Spec 1.4 of the official inference: each pass's foreground channels
+        are resized to ``out_size`` (bilinear, ``align_corners=False``) and
+        flipped back, then summed. The original and flipped copies of a
+        scale run as one batch.
+
+        Args:
+            inputs (Tensor): Normalised images, N x 3 x H x W.
+            scales (Sequence[float]): Input scale factors.
+            flip (bool): Also run horizontally flipped copies.
+            out_size (tuple, optional): Output size; defaults to (H, W).
+            source (str): 'pcm' (PCM output) or 'cam' (CAM branch).
+            resize_mode (str): Interpolation for the scaled inputs.
+
+        Returns:
+            Tensor: N x (C-1) x H_out x W_out summed raw scores.
+        """
+        n, _, h, w = inputs.shape
+        out_size = tuple(out_size or (h, w))
+        key = 'cam_pcm' if source == 'pcm' else 'cam'
+        total = None
+        for s in scales:
+            size = (max(int(round(h * s)), 1), max(int(round(w * s)), 1))
+            x = inputs if size == (h, w) else F.interpolate(
+                inputs,
+                size,
+                mode=resize_mode,
+                align_corners=False if resize_mode != 'nearest' else None)
+            if flip:
+                x = torch.cat([x, x.flip(-1)], dim=0)
+            out = self._forward(x)[key][:, 1:]
+            out = F.interpolate(
+                out, out_size, mode='bilinear', align_corners=False)
+            if flip:
+                out = out[:n] + out[n:].flip(-1)
+            total = out if total is None else total + out
+        return total
+
+    @staticmethod
+    def normalize_cam(cam: Tensor, eps: float = 1e-5) -> Tensor:
+        """Official per-class min-max after ReLU (spec 1.4).
+
+        Args:
+            cam (Tensor): ... x H x W summed scores.
+
+        Returns:
+            Tensor: Same shape, in [0, 1]; values below ``min + eps`` are 0.
+        """
+        cam = F.relu(cam)
+        flat = cam.flatten(-2)
+        cmin = flat.min(-1, keepdim=True)[0].unsqueeze(-1)
+        cmax = flat.max(-1, keepdim=True)[0].unsqueeze(-1)
+        return F.relu(cam - cmin - eps) / (cmax - cmin + eps)
+
+    def encode_decode(self, inputs: Tensor,
+                      batch_img_metas: List[dict]) -> Tensor:
+        """Normalised foreground CAMs at the input size.
+
+        Returns:
+            Tensor: N x (C-1) x H x W in [0, 1] (no label masking).
+        """
+        cfg = self.test_cfg
+        cam = self.multiscale_cam(
+            inputs,
+            scales=cfg['scales'],
+            flip=cfg['flip'],
+            source=cfg['cam_source'],
+            resize_mode=cfg['resize_mode'])
+        return self.normalize_cam(cam)
+
+    def predict(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None) -> SampleList:
+        """CAM pseudo labels in MMSegmentation's prediction format.
+
+        Each returned sample holds ``seg_logits`` (C x H0 x W0 at the
+        original size: channel 0 = ``bg_threshold``, channels 1.. = the
+        normalised CAM, classes absent from the image-level labels zeroed
+        when the labels are known) and ``pred_sem_seg`` (1 x H0 x W0
+        argmax), so ``IoUMetric`` scores the CAM directly.
+
+        Args:
+            inputs (Tensor): Normalised images, N x 3 x H x W.
+            data_samples (list[SegDataSample], optional): With metainfo
+                (``ori_shape``, padding) and optionally ``img_labels``.
+
+        Returns:
+            list[SegDataSample]: The samples with predictions set.
+        """
+        from mmseg.structures import SegDataSample
+        cfg = self.test_cfg
+        n, _, h, w = inputs.shape
+        if data_samples is None:
+            data_samples = [SegDataSample() for _ in range(n)]
+        raw = self.multiscale_cam(
+            inputs,
+            scales=cfg['scales'],
+            flip=cfg['flip'],
+            source=cfg['cam_source'],
+            resize_mode=cfg['resize_mode'])
+        for i, sample in enumerate(data_samples):
+            meta = sample.metainfo
+            pad = meta.get('img_padding_size', meta.get('padding_size'))
+            cam_i = raw[i:i + 1]
+            if pad is not None:
+                left, right, top, bottom = pad
+                cam_i = cam_i[..., top:h - bottom, left:w - right]
+            if 'ori_shape' in meta and tuple(
+                    meta['ori_shape'][:2]) != tuple(cam_i.shape[-2:]):
+                cam_i = F.interpolate(
+                    cam_i,
+                    tuple(meta['ori_shape'][:2]),
+                    mode='bilinear',
+                    align_corners=False)
+            cam_i = self.normalize_cam(cam_i)[0]
+            if cfg['mask_absent'] and 'img_labels' in sample:
+                labels = sample.img_labels.to(cam_i).flatten()
+                cam_i = cam_i * labels[:, None, None]
+            bg = cam_i.new_full((1, ) + cam_i.shape[1:], cfg['bg_threshold'])
+            logits = torch.cat([bg, cam_i], dim=0)
+            sample.set_data(
+                dict(
+                    seg_logits=PixelData(data=logits),
+                    pred_sem_seg=PixelData(
+                        data=logits.argmax(dim=0, keepdim=True))))
+        return data_samples
