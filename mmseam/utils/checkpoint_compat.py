@@ -16,6 +16,7 @@ as with any pickle.
 import contextlib
 import functools
 import os
+import warnings
 
 __all__ = ['patch_mmengine_checkpoint_loading', 'full_unpickling']
 
@@ -29,7 +30,10 @@ def full_unpickling():
     old = os.environ.get(_ENV)
     os.environ[_ENV] = '1'
     try:
-        yield
+        with warnings.catch_warnings():
+            # torch announces the forced weights_only=False on every load
+            warnings.filterwarnings('ignore', message=f'.*{_ENV}')
+            yield
     finally:
         if old is None:
             os.environ.pop(_ENV, None)

@@ -1,2 +1,5 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-__all__ = []
+from .formatting import PackSegClsInputs
+from .transforms import ColorJitter, RandomCropPad
+
+__all__ = ['ColorJitter', 'PackSegClsInputs', 'RandomCropPad']

@@ -88,8 +88,9 @@ class MultiLabelSoftMarginLoss(_SEAMLoss):
                 f'{tuple(logits.shape)} and labels of shape '
                 f'{tuple(labels.shape)}; both must be (N, K) over the same '
                 f'(foreground) classes.')
-        loss = -(labels * F.logsigmoid(logits) +
-                 (1 - labels) * F.logsigmoid(-logits))
+        loss = -(
+            labels * F.logsigmoid(logits) +
+            (1 - labels) * F.logsigmoid(-logits))
         return self.loss_weight * loss.mean(dim=1).mean()
 
 

@@ -138,8 +138,7 @@ class PixelCorrelationModule(BaseModule):
     def _resize(self, x: Tensor, size: Tuple[int, int]) -> Tensor:
         if tuple(x.shape[-2:]) == tuple(size):
             return x
-        return F.interpolate(
-            x, size=size, mode='bilinear', align_corners=True)
+        return F.interpolate(x, size=size, mode='bilinear', align_corners=True)
 
     def embed(self, feats: Sequence[Tensor], img: Optional[Tensor],
               size: Tuple[int, int]) -> Tensor:
@@ -173,10 +172,12 @@ class PixelCorrelationModule(BaseModule):
                     f'in the neck config.')
             parts.append(F.relu(conv(self._resize(feat, size))))
         f = self.fuse(torch.cat(parts, dim=1)).flatten(2)
-        return f / (torch.linalg.vector_norm(f, dim=1, keepdim=True) +
-                    self.eps)
+        return f / (
+            torch.linalg.vector_norm(f, dim=1, keepdim=True) + self.eps)
 
-    def forward(self, cam: Tensor, feats: Sequence[Tensor],
+    def forward(self,
+                cam: Tensor,
+                feats: Sequence[Tensor],
                 img: Optional[Tensor] = None) -> Tensor:
         """Refine a CAM.
 

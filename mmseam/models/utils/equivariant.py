@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 _FILE = 'mmseam/models/utils/equivariant.py'
+_Shift = Sequence[Union[int, float]]
 
 
 def _check_4d(x: Tensor, name: str) -> None:
@@ -292,8 +293,7 @@ class TranslationTransform(BaseEquivariantTransform):
             right. Defaults to (0.1, 0.1).
     """
 
-    def __init__(self,
-                 shift: Sequence[Union[int, float]] = (0.1, 0.1)) -> None:
+    def __init__(self, shift: _Shift = (0.1, 0.1)) -> None:
         shift = tuple(shift)
         if len(shift) != 2:
             raise ValueError(
@@ -371,10 +371,10 @@ class TranslationTransform(BaseEquivariantTransform):
         return self._check_output(
             self._shift(y, -dy, -dx), size, 'TranslationTransform')
 
-    def valid_mask(self,
-                   size: Sequence[int],
-                   device: Optional[Union[str, torch.device]] = None
-                   ) -> Tensor:
+    def valid_mask(
+            self,
+            size: Sequence[int],
+            device: Optional[Union[str, torch.device]] = None) -> Tensor:
         """Original-frame pixels that stay inside the frame.
 
         Args:

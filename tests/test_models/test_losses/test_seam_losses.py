@@ -33,10 +33,9 @@ def test_multilabel_soft_margin_by_hand():
 def test_multilabel_soft_margin_matches_torch_and_weight():
     logits = torch.randn(4, 20, requires_grad=True)
     labels = (torch.rand(4, 20) > 0.7).float()
-    loss = MODELS.build(dict(type='MultiLabelSoftMarginLoss'))(logits,
-                                                                labels)
-    torch.testing.assert_close(
-        loss, F.multilabel_soft_margin_loss(logits, labels))
+    loss = MODELS.build(dict(type='MultiLabelSoftMarginLoss'))(logits, labels)
+    torch.testing.assert_close(loss,
+                               F.multilabel_soft_margin_loss(logits, labels))
     weighted = MODELS.build(
         dict(type='MultiLabelSoftMarginLoss', loss_weight=2.5))
     torch.testing.assert_close(weighted(logits, labels), 2.5 * loss)
@@ -97,10 +96,8 @@ def test_ecr_topk_by_hand():
     # 2 samples, C=2, H=1, W=5 -> 10 values each, k = int(10 * 0.2) = 2
     pred = torch.tensor([[[[1., 0., 0., 0., 0.]], [[0., 0., 0.5, 0., 0.]]],
                          [[[0., 0., 0., 0., 0.]], [[0., 0., 0., 0., 0.]]]])
-    target = torch.tensor([[[[0., 0., 0., 0., 0.3]], [[0., 0., 0., 0.,
-                                                         0.]]],
-                           [[[2., 0., 0., 0., 0.]], [[0., 1., 1., 1.,
-                                                      0.]]]])
+    target = torch.tensor([[[[0., 0., 0., 0., 0.3]], [[0., 0., 0., 0., 0.]]],
+                           [[[2., 0., 0., 0., 0.]], [[0., 1., 1., 1., 0.]]]])
     # sample 0 |diff|: {1, 0.3, 0.5} -> top2 = 1, 0.5 -> mean 0.75
     # sample 1 |diff|: {2, 1, 1, 1} -> top2 = 2, 1 -> mean 1.5
     # mean over batch -> 1.125

@@ -28,8 +28,10 @@ def _small_pcm(**kwargs):
 def _small_inputs(n=2, c=4, h=5, w=5):
     torch.manual_seed(0)
     cam = torch.randn(n, c, h, w) * 3
-    feats = (torch.randn(n, 6, 2 * h, 2 * w), torch.randn(n, 7, h, w),
-             torch.randn(n, 8, h, w))
+    feat0 = torch.randn(n, 6, 2 * h, 2 * w)  # resized inside the PCM
+    feat1 = torch.randn(n, 7, h, w)  # not used (in_index=(0, 2))
+    feat2 = torch.randn(n, 8, h, w)
+    feats = (feat0, feat1, feat2)
     img = torch.randn(n, 3, 4 * h, 4 * w)
     return cam, feats, img
 
@@ -65,8 +67,7 @@ def _loop_reference(pcm, cam, feats, img):
     n, c, h, w = cam.shape
     cam_in = pcm.cam_input(cam).reshape(n, c, h * w)
     img_s = F.interpolate(img, (h, w), mode='bilinear', align_corners=True)
-    f0 = F.interpolate(
-        feats[0], (h, w), mode='bilinear', align_corners=True)
+    f0 = F.interpolate(feats[0], (h, w), mode='bilinear', align_corners=True)
     f2 = feats[2]
     w0 = pcm.proj[0].weight[:, :, 0, 0]
     w2 = pcm.proj[1].weight[:, :, 0, 0]
@@ -163,15 +164,13 @@ def test_default_config_and_official_init():
     h = w = 3
     feats = (torch.randn(2, 256, 2 * h, 2 * w), torch.randn(2, 512, h, w),
              torch.randn(2, 1024, h, w), torch.randn(2, 4096, h, w))
-    out = pcm(torch.randn(2, 21, h, w), feats, torch.randn(2, 3, 8 * h,
-                                                           8 * w))
+    out = pcm(torch.randn(2, 21, h, w), feats, torch.randn(2, 3, 8 * h, 8 * w))
     assert out.shape == (2, 21, h, w) and torch.all(out >= 0)
 
 
 def test_bad_config_and_inputs():
     with pytest.raises(ValueError, match='same length'):
-        MODELS.build(
-            dict(type='PixelCorrelationModule', in_channels=(512, )))
+        MODELS.build(dict(type='PixelCorrelationModule', in_channels=(512, )))
     pcm = _small_pcm(in_channels=(6, 9))
     cam, feats, img = _small_inputs(n=1)
     with pytest.raises(ValueError, match='in_channels'):

@@ -94,8 +94,7 @@ def test_translation_pixels_by_hand():
     x = torch.arange(1, 13, dtype=torch.float32).reshape(1, 1, 3, 4)
     y = t(x)
     # content moves down 1, left 2; zero fill
-    exp = torch.tensor([[0., 0., 0., 0.], [3., 4., 0., 0.], [7., 8., 0.,
-                                                             0.]])
+    exp = torch.tensor([[0., 0., 0., 0.], [3., 4., 0., 0.], [7., 8., 0., 0.]])
     assert torch.equal(y[0, 0], exp)
     mask = t.valid_mask((3, 4))
     assert mask.dtype == torch.bool and mask.shape == (1, 1, 3, 4)
@@ -106,8 +105,8 @@ def test_translation_pixels_by_hand():
     assert torch.equal(back, x * mask)
 
 
-@pytest.mark.parametrize('shift', [(0.25, 0.1), (-0.3, 0.5), (2, 3),
-                                   (-1, 0), (0, 0)])
+@pytest.mark.parametrize('shift', [(0.25, 0.1), (-0.3, 0.5), (2, 3), (-1, 0),
+                                   (0, 0)])
 def test_translation_identity_on_valid_region(shift):
     t = MODELS.build(dict(type='TranslationTransform', shift=shift))
     x = torch.rand(2, 3, 8, 10) + 1  # strictly positive

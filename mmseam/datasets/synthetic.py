@@ -1,0 +1,604 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+"""A small, honest weakly supervised segmentation problem in VOC layout.
+
+Every image shows 1-3 *objects* on a cluttered background. An object is a
+large *body* plus a small class-specific *mark* (a glyph) inside it:
+
+- the body's look (shape family, colour, texture) is drawn independently of
+  the class, from the same distribution for every class;
+- only the mark's shape tells the classes apart (marks share their colours);
+- 3-6 *distractor* bodies with the same look but no class mark (half of them
+  carry a decoy glyph that is not a class) lie in the background, so bodies
+  cannot be told from the background by saliency alone.
+
+A classifier therefore only needs the mark, and its class activation map
+covers the mark and misses most of the body, while the body is one region of
+uniform colour/texture that pixel affinity can recover. The ground-truth
+mask labels the whole visible body (mark included) with the object's class;
+distractors are background.
+
+:func:`make_synthetic_voc` writes the Pascal VOC 2012 layout (``JPEGImages``,
+``Annotations`` XML, ``SegmentationClass`` and ``SegmentationClassAug``
+palette PNGs with a thin 255 band on label boundaries,
+``ImageSets/Segmentation/{train,val,train_aug}.txt``) plus
+``metainfo.json``. Output is byte-identical for a given seed and arguments.
+"""
+import colorsys
+import json
+import os
+import os.path as osp
+import shutil
+import tempfile
+import time
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+__all__ = [
+    'SYNTHETIC_CLASSES', 'SYNTHETIC_PALETTE', 'DECOY_GLYPHS',
+    'SYNTHETIC_METAINFO', 'glyph_mask', 'voc_colormap', 'render_sample',
+    'make_synthetic_voc'
+]
+
+#: Class list of the synthetic set; index 0 is the background. Each
+#: foreground class is named after its mark.
+SYNTHETIC_CLASSES = ('background', 'plus', 'ring', 'triangle', 'bars',
+                     'hourglass')
+#: Palette (RGB) of the classes: the first VOC colours.
+SYNTHETIC_PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0],
+                     [0, 0, 128], [128, 0, 128]]
+#: Glyphs drawn on some distractor bodies; they belong to no class.
+DECOY_GLYPHS = ('dot', 'square')
+SYNTHETIC_METAINFO = dict(
+    classes=SYNTHETIC_CLASSES, palette=SYNTHETIC_PALETTE)
+
+_FORMAT_VERSION = 1
+_SPLIT_CODES = {'train': 1, 'val': 2}
+_OBJECT_RADIUS = (0.15, 0.23)  # fraction of the image size
+_DISTRACTOR_RADIUS = (0.09, 0.22)
+_GLYPH_SIZE = (0.085, 0.1)
+_MIN_VISIBLE = 0.6  # an object keeps at least this much of its body
+
+
+def voc_colormap(num: int = 256) -> np.ndarray:
+    """The Pascal VOC label colour map.
+
+    Args:
+        num (int): Number of entries. Defaults to 256.
+
+    Returns:
+        np.ndarray: (num, 3) uint8 RGB colours; entry k is the VOC colour
+        of label k (255 = (224, 224, 192)).
+    """
+    cmap = np.zeros((num, 3), dtype=np.uint8)
+    for label in range(num):
+        value = label
+        rgb = [0, 0, 0]
+        for shift in range(7, -1, -1):
+            for ch in range(3):
+                rgb[ch] |= ((value >> ch) & 1) << shift
+            value >>= 3
+        cmap[label] = rgb
+    return cmap
+
+
+def glyph_mask(name: str, size: int) -> np.ndarray:
+    """Binary mask of a glyph (class mark or decoy).
+
+    Args:
+        name (str): One of ``SYNTHETIC_CLASSES[1:]`` or ``DECOY_GLYPHS``.
+        size (int): Side length in pixels.
+
+    Returns:
+        np.ndarray: (size, size) bool mask.
+    """
+    coords = (np.arange(size, dtype=np.float64) + 0.5) / size * 2 - 1
+    y, x = np.meshgrid(coords, coords, indexing='ij')
+    ax, ay = np.abs(x), np.abs(y)
+    if name == 'plus':
+        mask = ((ax < 0.25) & (ay < 0.9)) | ((ay < 0.25) & (ax < 0.9))
+    elif name == 'ring':
+        r = np.hypot(x, y)
+        mask = (r > 0.5) & (r < 0.92)
+    elif name == 'triangle':
+        mask = (y > -0.85) & (y < 0.8) & (ax < (y + 0.85) / 1.65 * 0.92)
+    elif name == 'bars':
+        mask = (ax > 0.18) & (ax < 0.62) & (ay < 0.88)
+    elif name == 'hourglass':
+        mask = (ax <= ay * 0.95) & (ay < 0.88)
+    elif name == 'dot':
+        mask = np.hypot(x, y) < 0.55
+    elif name == 'square':
+        mask = np.maximum(ax, ay) < 0.55
+    else:
+        raise ValueError(f'unknown glyph {name!r}; use one of '
+                         f'{SYNTHETIC_CLASSES[1:] + DECOY_GLYPHS}.')
+    return mask
+
+
+class _Body:
+    """A body (object or distractor): its window and pixel mask."""
+
+    def __init__(self, mask: np.ndarray, window: Tuple[int, int, int, int],
+                 label: int, look: dict) -> None:
+        self.mask = mask  # bool, window-sized
+        self.window = window  # y0, y1, x0, x1
+        self.label = label  # class index, 0 for a distractor
+        self.look = look
+        self.glyph: Optional[Tuple[str, int, int, int]] = None
+
+    def full_mask(self, size: int) -> np.ndarray:
+        out = np.zeros((size, size), dtype=bool)
+        y0, y1, x0, x1 = self.window
+        out[y0:y1, x0:x1] = self.mask
+        return out
+
+
+def _random_color(rng: np.random.Generator) -> Tuple[np.ndarray, float]:
+    hue = (rng.integers(8) + rng.uniform(-0.3, 0.3)) / 8.0
+    sat = rng.uniform(0.35, 0.9)
+    val = rng.uniform(0.35, 0.95)
+    rgb = np.array(colorsys.hsv_to_rgb(hue % 1.0, sat, val)) * 255.0
+    return rgb, val
+
+
+def _sample_look(rng: np.random.Generator) -> dict:
+    """Shape family, colours and texture; independent of the class."""
+    color, value = _random_color(rng)
+    texture = ('plain', 'stripes', 'spots')[rng.integers(3)]
+    if texture == 'stripes':
+        second = color * rng.uniform(0.5, 0.7)
+    else:
+        towards = 255.0 if value < 0.6 else 0.0
+        second = color + (towards - color) * rng.uniform(0.4, 0.6)
+    return dict(
+        family=('ellipse', 'roundrect', 'blob')[rng.integers(3)],
+        exponent=rng.uniform(4.0, 6.0),
+        wobble=rng.uniform(0.08, 0.18),
+        lobes=int(rng.integers(3, 6)),
+        phase=rng.uniform(0, 2 * np.pi),
+        aspect=rng.uniform(0.65, 1.0),
+        angle=rng.uniform(0, np.pi),
+        color=color,
+        value=value,
+        texture=texture,
+        second=second,
+        period=rng.uniform(6.0, 12.0),
+        stripe_angle=rng.uniform(0, np.pi),
+        spacing=rng.uniform(7.0, 11.0),
+        spot_radius=rng.uniform(1.5, 2.6),
+        shade=rng.uniform(-0.15, 0.15, size=2),
+    )
+
+
+def _shape_mask(look: dict, cy: float, cx: float, radius: float,
+                size: int) -> Tuple[np.ndarray, Tuple[int, int, int, int]]:
+    """Pixel mask of a body inside its (clipped) bounding window."""
+    reach = int(np.ceil(radius * (1.0 + look['wobble']) + 2))
+    y0, y1 = max(int(cy) - reach, 0), min(int(cy) + reach + 1, size)
+    x0, x1 = max(int(cx) - reach, 0), min(int(cx) + reach + 1, size)
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5 - cy
+    xs = np.arange(x0, x1, dtype=np.float64)[None, :] + 0.5 - cx
+    cos, sin = np.cos(look['angle']), np.sin(look['angle'])
+    u = (xs * cos + ys * sin) / radius
+    v = (-xs * sin + ys * cos) / (radius * look['aspect'])
+    if look['family'] == 'roundrect':
+        p = look['exponent']
+        dist = (np.abs(u)**p + np.abs(v)**p)**(1.0 / p)
+        limit = 1.0
+    else:
+        dist = np.hypot(u, v)
+        limit = 1.0
+        if look['family'] == 'blob':
+            limit = 1.0 + look['wobble'] * np.sin(
+                look['lobes'] * np.arctan2(v, u) + look['phase'])
+    return dist <= limit, (y0, y1, x0, x1)
+
+
+def _paint_body(canvas: np.ndarray, body: _Body) -> None:
+    """Paint a body's colour and texture over its pixels (in place)."""
+    look = body.look
+    y0, y1, x0, x1 = body.window
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+    xs = np.arange(x0, x1, dtype=np.float64)[None, :]
+    h, w = y1 - y0, x1 - x0
+    color = np.broadcast_to(look['color'], (h, w, 3)).copy()
+    if look['texture'] == 'stripes':
+        phase = xs * np.cos(look['stripe_angle']) + ys * np.sin(
+            look['stripe_angle'])
+        on = np.sin(2 * np.pi * phase / look['period']) > 0
+        color[on] = look['second']
+    elif look['texture'] == 'spots':
+        sp = look['spacing']
+        dy = np.mod(ys, sp) - sp / 2
+        dx = np.mod(xs, sp) - sp / 2
+        on = np.hypot(dy, dx) < look['spot_radius']
+        color[on] = look['second']
+    # Smooth shading across the body.
+    cy, cx = (y0 + y1) / 2.0, (x0 + x1) / 2.0
+    span = max(h, w) / 2.0
+    shade = 1.0 + (look['shade'][0] * (ys - cy) +
+                   look['shade'][1] * (xs - cx)) / span
+    color *= shade[..., None]
+    region = canvas[y0:y1, x0:x1]
+    region[body.mask] = color[body.mask]
+
+
+def _paint_glyph(canvas: np.ndarray, glyph: Tuple[str, int, int, int],
+                 ink: np.ndarray) -> np.ndarray:
+    """Paint a glyph; return its full-size mask."""
+    name, gy, gx, gsize = glyph
+    mask = glyph_mask(name, gsize)
+    full = np.zeros(canvas.shape[:2], dtype=bool)
+    full[gy:gy + gsize, gx:gx + gsize] = mask
+    canvas[full] = ink
+    return full
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Smooth colour field plus small clutter items, float RGB."""
+    grid = rng.integers(40, 216, size=(4, 4, 3)).astype(np.uint8)
+    field = np.asarray(
+        Image.fromarray(grid).resize((size, size), Image.BILINEAR),
+        dtype=np.float64)
+    yy, xx = np.mgrid[0:size, 0:size]
+    for _ in range(int(rng.integers(15, 31))):
+        kind = rng.integers(3)
+        color = rng.uniform(0, 255, size=3)
+        cy, cx = rng.uniform(0, size, size=2)
+        if kind == 0:
+            mask = np.hypot(yy - cy, xx - cx) < rng.uniform(2, 7)
+        elif kind == 1:
+            hh, ww = rng.uniform(3, 14, size=2)
+            mask = (np.abs(yy - cy) < hh / 2) & (np.abs(xx - cx) < ww / 2)
+        else:
+            ang = rng.uniform(0, np.pi)
+            length = rng.uniform(10, 30)
+            along = (xx - cx) * np.cos(ang) + (yy - cy) * np.sin(ang)
+            across = -(xx - cx) * np.sin(ang) + (yy - cy) * np.cos(ang)
+            mask = (np.abs(along) < length / 2) & (np.abs(across) <
+                                                   rng.uniform(0.5, 1.6))
+        field[mask] = color
+    return field
+
+
+def _glyph_spot(rng: np.random.Generator, body_full: np.ndarray, gsize: int,
+                border: int) -> Optional[Tuple[int, int]]:
+    """Top-left corner of a glyph box lying well inside ``body_full``."""
+    size = body_full.shape[0]
+    depth = ndimage.distance_transform_edt(body_full)
+    need = gsize * 0.5 * np.sqrt(2) + 2
+    ok = depth >= need
+    lo, hi = border + gsize // 2, size - border - gsize // 2 - 1
+    ok[:lo] = False
+    ok[hi:] = False
+    ok[:, :lo] = False
+    ok[:, hi:] = False
+    cand = np.flatnonzero(ok)
+    if cand.size == 0:
+        return None
+    idx = cand[rng.integers(cand.size)]
+    cy, cx = divmod(int(idx), size)
+    return cy - gsize // 2, cx - gsize // 2
+
+
+def render_sample(rng: np.random.Generator,
+                  image_size: int = 224,
+                  num_objects: Tuple[int, int] = (1, 3),
+                  num_distractors: Tuple[int, int] = (3, 6),
+                  decoy_prob: float = 0.5,
+                  noise_std: float = 5.0,
+                  ignore_band: int = 1
+                  ) -> Tuple[np.ndarray, np.ndarray, List[dict]]:
+    """Render one synthetic image with its mask and objects.
+
+    Args:
+        rng (np.random.Generator): Random generator (fully determines the
+            output).
+        image_size (int): Side length S. Defaults to 224.
+        num_objects (tuple[int, int]): Inclusive range of objects.
+        num_distractors (tuple[int, int]): Inclusive range of mark-less
+            distractor bodies.
+        decoy_prob (float): Probability that a distractor carries a decoy
+            glyph. Defaults to 0.5.
+        noise_std (float): Std of the pixel noise. Defaults to 5.
+        ignore_band (int): Pixels within this distance of a label boundary
+            are set to 255 in the mask (0 disables). Defaults to 1.
+
+    Returns:
+        tuple: ``img`` (S, S, 3) uint8 RGB, ``mask`` (S, S) uint8 class
+        indices (255 = ignore band) and a list of objects, each
+        ``dict(label=int, name=str, bbox=(xmin, ymin, xmax, ymax))``
+        (1-based inclusive VOC coordinates of the visible body).
+    """
+    size = int(image_size)
+    num_classes = len(SYNTHETIC_CLASSES) - 1
+    n_obj = int(rng.integers(num_objects[0], num_objects[1] + 1))
+    n_dis = int(rng.integers(num_distractors[0], num_distractors[1] + 1))
+    kinds = [int(rng.integers(1, num_classes + 1)) for _ in range(n_obj)]
+    kinds += [0] * n_dis
+    order = rng.permutation(len(kinds))
+    border = int(round(0.06 * size))
+
+    canvas = _background(rng, size)
+    top = np.full((size, size), -1, dtype=np.int32)  # topmost body index
+    bodies: List[_Body] = []
+    protected = np.zeros((size, size), dtype=bool)  # class marks (dilated)
+    areas: Dict[int, int] = {}
+
+    for label in (kinds[i] for i in order):
+        look = _sample_look(rng)
+        gsize = int(round(size * rng.uniform(*_GLYPH_SIZE)))
+        for _ in range(40):
+            if label > 0:
+                radius = size * rng.uniform(*_OBJECT_RADIUS)
+                margin = 0.12 * size
+                cy, cx = rng.uniform(margin, size - margin, size=2)
+            else:
+                radius = size * rng.uniform(*_DISTRACTOR_RADIUS)
+                cy, cx = rng.uniform(0, size, size=2)
+            mask, window = _shape_mask(look, cy, cx, radius, size)
+            body = _Body(mask, window, label, look)
+            full = body.full_mask(size)
+            if not full.any() or (full & protected).any():
+                continue
+            # Every earlier object keeps enough of its body.
+            covered = top[full]
+            if any(
+                    np.count_nonzero((top == j)) -
+                    np.count_nonzero(covered == j) < _MIN_VISIBLE * areas[j]
+                    for j in areas):
+                continue
+            if label > 0:
+                spot = _glyph_spot(rng, full, gsize, border)
+                if spot is None:
+                    continue
+                body.glyph = (SYNTHETIC_CLASSES[label], spot[0], spot[1],
+                              gsize)
+            elif rng.uniform() < decoy_prob:
+                spot = _glyph_spot(rng, full, gsize, 0)
+                if spot is not None:
+                    name = DECOY_GLYPHS[rng.integers(len(DECOY_GLYPHS))]
+                    body.glyph = (name, spot[0], spot[1], gsize)
+            idx = len(bodies)
+            bodies.append(body)
+            top[full] = idx
+            _paint_body(canvas, body)
+            if body.glyph is not None:
+                ink_level = rng.uniform(0, 40) if look['value'] > 0.55 \
+                    else rng.uniform(215, 255)
+                ink = np.clip(ink_level + rng.uniform(-10, 10, size=3), 0,
+                              255)
+                gmask = _paint_glyph(canvas, body.glyph, ink)
+                if label > 0:
+                    protected |= ndimage.binary_dilation(gmask, iterations=3)
+            if label > 0:
+                areas[idx] = int(full.sum())
+            break
+
+    if not areas:
+        # Extremely rare: no object could be placed; draw a fresh layout.
+        return render_sample(rng, image_size, num_objects, num_distractors,
+                             decoy_prob, noise_std, ignore_band)
+
+    labels = np.zeros(len(bodies) + 1, dtype=np.uint8)
+    for idx, body in enumerate(bodies):
+        labels[idx] = body.label
+    mask = labels[top]  # top == -1 picks the trailing 0
+    objects = []
+    for idx in sorted(areas):
+        ys, xs = np.nonzero(top == idx)
+        label = bodies[idx].label
+        objects.append(
+            dict(
+                label=label,
+                name=SYNTHETIC_CLASSES[label],
+                bbox=(int(xs.min()) + 1, int(ys.min()) + 1,
+                      int(xs.max()) + 1, int(ys.max()) + 1)))
+    if ignore_band > 0:
+        win = 2 * ignore_band + 1
+        band = ndimage.maximum_filter(mask, size=win) != \
+            ndimage.minimum_filter(mask, size=win)
+        mask = mask.copy()
+        mask[band] = 255
+    canvas += rng.normal(0.0, noise_std, size=canvas.shape)
+    img = np.clip(np.round(canvas), 0, 255).astype(np.uint8)
+    return img, mask, objects
+
+
+def _voc_xml(img_id: str, size: int, objects: List[dict]) -> str:
+    lines = [
+        '<annotation>', '\t<folder>synthetic_voc</folder>',
+        f'\t<filename>{img_id}.jpg</filename>', '\t<size>',
+        f'\t\t<width>{size}</width>', f'\t\t<height>{size}</height>',
+        '\t\t<depth>3</depth>', '\t</size>', '\t<segmented>1</segmented>'
+    ]
+    for obj in objects:
+        xmin, ymin, xmax, ymax = obj['bbox']
+        lines += [
+            '\t<object>', f'\t\t<name>{obj["name"]}</name>',
+            '\t\t<pose>Unspecified</pose>', '\t\t<truncated>0</truncated>',
+            '\t\t<difficult>0</difficult>', '\t\t<bndbox>',
+            f'\t\t\t<xmin>{xmin}</xmin>', f'\t\t\t<ymin>{ymin}</ymin>',
+            f'\t\t\t<xmax>{xmax}</xmax>', f'\t\t\t<ymax>{ymax}</ymax>',
+            '\t\t</bndbox>', '\t</object>'
+        ]
+    lines.append('</annotation>')
+    return '\n'.join(lines) + '\n'
+
+
+def _prepare_out_dir(out_dir: str, force: bool) -> None:
+    if osp.lexists(out_dir):
+        if not osp.isdir(out_dir):
+            raise FileExistsError(
+                f'{out_dir} exists and is not a directory; choose another '
+                '--out path or remove it.')
+        if os.listdir(out_dir) and not force:
+            raise FileExistsError(
+                f'{out_dir} exists and is not empty; pass force=True '
+                '(--force on the command line) to replace it, or choose '
+                'another output folder.')
+
+
+def make_synthetic_voc(out_dir: str,
+                       seed: int = 0,
+                       num_train: int = 300,
+                       num_val: int = 80,
+                       image_size: int = 224,
+                       num_objects: Tuple[int, int] = (1, 3),
+                       num_distractors: Tuple[int, int] = (3, 6),
+                       decoy_prob: float = 0.5,
+                       noise_std: float = 5.0,
+                       ignore_band: int = 1,
+                       jpeg_quality: int = 95,
+                       force: bool = False) -> dict:
+    """Generate the synthetic WSSS dataset in Pascal VOC 2012 layout.
+
+    The whole tree is written to a temporary folder next to ``out_dir`` and
+    renamed into place at the end, so an interrupted run leaves nothing
+    half-written. ``train.txt`` and ``train_aug.txt`` both list all training
+    images (all have fine masks); ``val.txt`` lists held-out images.
+
+    Args:
+        out_dir (str): Output folder (the ``data_root``).
+        seed (int): Random seed; the output is byte-identical for the same
+            seed and arguments. Defaults to 0.
+        num_train (int): Training images. Defaults to 300.
+        num_val (int): Validation images. Defaults to 80.
+        image_size (int): Side length of the square images. Defaults to 224.
+        num_objects (tuple[int, int]): Inclusive range of objects per image.
+            Defaults to (1, 3).
+        num_distractors (tuple[int, int]): Inclusive range of distractor
+            bodies per image. Defaults to (3, 6).
+        decoy_prob (float): Probability of a decoy glyph on a distractor.
+            Defaults to 0.5.
+        noise_std (float): Pixel noise std. Defaults to 5.
+        ignore_band (int): Half-width of the 255 band on label boundaries
+            (0 disables). Defaults to 1 (a 2-pixel band).
+        jpeg_quality (int): JPEG quality. Defaults to 95.
+        force (bool): Replace a non-empty ``out_dir``. Defaults to False.
+
+    Returns:
+        dict: Summary with ``out_dir``, ``seed``, ``image_size``,
+        ``num_images`` per split, ``class_image_counts`` per split (images
+        containing each class), ``mean_objects``, ``fg_fraction`` (labelled
+        foreground pixels / all pixels), ``metainfo`` and ``seconds``.
+    """
+    if num_train < 1 or num_val < 0:
+        raise ValueError(f'num_train={num_train} must be >= 1 and '
+                         f'num_val={num_val} >= 0.')
+    if image_size < 64:
+        raise ValueError(f'image_size={image_size} is too small; use >= 64 '
+                         '(224 recommended, see synthetic_findings.md).')
+    out_dir = osp.abspath(out_dir)
+    _prepare_out_dir(out_dir, force)
+    parent = osp.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    start = time.time()
+    tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(out_dir)}.tmp-', dir=parent)
+    cmap = voc_colormap().reshape(-1).tolist()
+    try:
+        sub_dirs = ('JPEGImages', 'Annotations', 'SegmentationClass',
+                    'SegmentationClassAug', 'ImageSets/Segmentation')
+        for sub in sub_dirs:
+            os.makedirs(osp.join(tmp, sub))
+        split_ids: Dict[str, List[str]] = {}
+        counts: Dict[str, List[int]] = {}
+        num_objects_total, fg_pixels, all_pixels = 0, 0, 0
+        for split, num in (('train', num_train), ('val', num_val)):
+            ids = []
+            counts[split] = [0] * (len(SYNTHETIC_CLASSES) - 1)
+            for index in range(num):
+                rng = np.random.default_rng(
+                    np.random.SeedSequence(
+                        [int(seed), _SPLIT_CODES[split], index]))
+                img, mask, objects = render_sample(
+                    rng, image_size, num_objects, num_distractors,
+                    decoy_prob, noise_std, ignore_band)
+                img_id = f'{split}_{index:05d}'
+                ids.append(img_id)
+                Image.fromarray(img).save(
+                    osp.join(tmp, 'JPEGImages', img_id + '.jpg'),
+                    quality=jpeg_quality,
+                    subsampling=0)
+                png = Image.fromarray(mask)
+                png.putpalette(cmap)  # 'L' -> 'P', indices kept
+                for sub in ('SegmentationClass', 'SegmentationClassAug'):
+                    png.save(osp.join(tmp, sub, img_id + '.png'))
+                with open(
+                        osp.join(tmp, 'Annotations', img_id + '.xml'),
+                        'w',
+                        encoding='utf-8') as f:
+                    f.write(_voc_xml(img_id, image_size, objects))
+                for label in {obj['label'] for obj in objects}:
+                    counts[split][label - 1] += 1
+                num_objects_total += len(objects)
+                fg_pixels += int(np.count_nonzero((mask > 0) & (mask < 255)))
+                all_pixels += mask.size
+            split_ids[split] = ids
+        lists = dict(
+            train=split_ids['train'],
+            train_aug=split_ids['train'],
+            val=split_ids['val'])
+        for name, ids in lists.items():
+            with open(
+                    osp.join(tmp, 'ImageSets', 'Segmentation',
+                             name + '.txt'),
+                    'w',
+                    encoding='utf-8') as f:
+                f.write(''.join(i + '\n' for i in ids))
+        metainfo = dict(
+            classes=list(SYNTHETIC_CLASSES),
+            palette=SYNTHETIC_PALETTE,
+            format_version=_FORMAT_VERSION,
+            generator=dict(
+                seed=int(seed),
+                num_train=int(num_train),
+                num_val=int(num_val),
+                image_size=int(image_size),
+                num_objects=list(num_objects),
+                num_distractors=list(num_distractors),
+                decoy_prob=float(decoy_prob),
+                noise_std=float(noise_std),
+                ignore_band=int(ignore_band),
+                jpeg_quality=int(jpeg_quality)),
+            class_image_counts=counts)
+        with open(osp.join(tmp, 'metainfo.json'), 'w',
+                  encoding='utf-8') as f:
+            json.dump(metainfo, f, indent=2, sort_keys=True)
+            f.write('\n')
+        os.chmod(tmp, 0o755)
+        # Swap the finished tree into place.
+        _prepare_out_dir(out_dir, force)
+        trash = None
+        if osp.isdir(out_dir):
+            if os.listdir(out_dir):
+                trash = tempfile.mkdtemp(
+                    prefix=f'.{osp.basename(out_dir)}.old-', dir=parent)
+                os.rmdir(trash)
+                os.rename(out_dir, trash)
+            else:
+                os.rmdir(out_dir)
+        os.rename(tmp, out_dir)
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    total = num_train + num_val
+    return dict(
+        out_dir=out_dir,
+        seed=int(seed),
+        image_size=int(image_size),
+        num_images=dict(train=num_train, val=num_val),
+        class_image_counts={
+            split: dict(zip(SYNTHETIC_CLASSES[1:], c))
+            for split, c in counts.items()
+        },
+        mean_objects=num_objects_total / total,
+        fg_fraction=fg_pixels / max(all_pixels, 1),
+        metainfo=dict(
+            classes=SYNTHETIC_CLASSES, palette=SYNTHETIC_PALETTE),
+        seconds=time.time() - start)

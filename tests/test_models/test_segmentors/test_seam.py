@@ -1,0 +1,265 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+import mmseam  # noqa: F401
+from mmseam.models.utils import max_norm, max_onehot
+
+init_default_scope('mmseg')
+
+TINY_BACKBONE = dict(
+    type='ResNetV1c',
+    depth=18,
+    stem_channels=8,
+    base_channels=8,
+    strides=(1, 2, 1, 1),
+    dilations=(1, 1, 2, 4),
+    out_indices=(0, 1, 2, 3),
+    norm_eval=True,
+    contract_dilation=True)
+NUM_CLASSES = 4
+
+
+def tiny_seam(**kwargs):
+    cfg = dict(
+        type='SEAM',
+        num_classes=NUM_CLASSES,
+        in_channels=64,
+        backbone=TINY_BACKBONE,
+        neck=dict(
+            type='PixelCorrelationModule',
+            in_channels=(16, 32),
+            proj_channels=(8, 8),
+            out_channels=16,
+            in_index=(1, 2)),
+        equivariant_transform=dict(type='RescaleTransform', scale_factor=0.5),
+        test_cfg=dict(bg_threshold=0.3))
+    cfg.update(kwargs)
+    return MODELS.build(cfg)
+
+
+def samples(labels, shape=(32, 32)):
+    out = []
+    for lab in labels:
+        s = SegDataSample(metainfo=dict(ori_shape=shape, img_shape=shape))
+        s.set_data(dict(img_labels=torch.tensor(lab, dtype=torch.float32)))
+        out.append(s)
+    return out
+
+
+LABELS = [[1, 0, 1], [0, 1, 0]]
+
+
+def test_forward_tensor_shapes():
+    torch.manual_seed(0)
+    model = tiny_seam().eval()
+    x = torch.randn(2, 3, 40, 48)
+    out = model(x, mode='tensor')
+    assert set(out) == {'cam', 'cam_pcm'}
+    for v in out.values():
+        assert v.shape == (2, NUM_CLASSES, 40, 48)
+    assert (out['cam_pcm'] >= 0).all()
+    # upsampled with align_corners=True from the 5x6 feature map: corners of
+    # the output equal corners of the feature-level CAM
+    raw = model.forward_cam(x)['cam']
+    assert raw.shape == (2, NUM_CLASSES, 5, 6)
+    torch.testing.assert_close(out['cam'][..., 0, 0], raw[..., 0, 0])
+    torch.testing.assert_close(out['cam'][..., -1, -1], raw[..., -1, -1])
+
+
+def test_loss_equals_official_recipe():
+    """SEAM.loss == the official train_SEAM.py step written out directly."""
+    torch.manual_seed(1)
+    model = tiny_seam().eval()  # no dropout: deterministic
+    x = torch.randn(2, 3, 32, 32)
+    losses = model.loss(x, samples(LABELS))
+    assert set(losses) == {'loss_cls', 'loss_minpool', 'loss_er', 'loss_ecr'}
+
+    y = torch.tensor([[1.] + lab for lab in LABELS])[:, :, None, None]
+    o1 = model._forward(x)
+    x2 = F.interpolate(x, scale_factor=0.5, mode='bilinear',
+                       align_corners=True)
+    o2 = model._forward(x2)
+    cam1, rv1, cam2, rv2 = o1['cam'], o1['cam_pcm'], o2['cam'], o2['cam_pcm']
+    cls = sum(
+        F.multilabel_soft_margin_loss(
+            F.adaptive_avg_pool2d(c, 1)[:, 1:], y[:, 1:])
+        for c in (cam1, cam2)) / 2
+
+    def minpool(cam):
+        n, _, h, w = cam.shape
+        k = h * w // 4
+        v = cam.max(dim=1)[0].view(n, -1)
+        low = torch.topk(v, k, dim=-1, largest=False)[0]
+        return F.relu(low).sum() / (k * n)
+
+    mp = (minpool((rv1 * y)[:, 1:]) + minpool((rv2 * y)[:, 1:])) / 2
+
+    def down(t):
+        return F.interpolate(t, scale_factor=0.5, mode='bilinear',
+                             align_corners=True)
+
+    c1 = down(max_norm(cam1)) * y
+    r1 = down(max_norm(rv1)) * y
+    c2 = max_norm(cam2) * y
+    r2 = max_norm(rv2) * y
+    er = (c1[:, 1:] - c2[:, 1:]).abs().mean()
+    c1[:, 0] = 1 - c1[:, 1:].max(dim=1)[0]
+    c2[:, 0] = 1 - c2[:, 1:].max(dim=1)[0]
+
+    def topk_mean(t):
+        n, c, h, w = t.shape
+        return torch.topk(t.view(n, -1), int(c * h * w * 0.2))[0].mean()
+
+    ecr = (topk_mean((max_onehot(c2.detach()) - r1).abs()) +
+           topk_mean((max_onehot(c1.detach()) - r2).abs()))
+    torch.testing.assert_close(losses['loss_cls'], cls)
+    torch.testing.assert_close(losses['loss_minpool'], mp)
+    torch.testing.assert_close(losses['loss_er'], er)
+    torch.testing.assert_close(losses['loss_ecr'], ecr)
+
+
+def _grads(model):
+    return {
+        n: (p.grad is not None and p.grad.abs().sum().item() > 0)
+        for n, p in model.named_parameters() if p.requires_grad
+    }
+
+
+def test_gradient_isolation():
+    """ECR/min-pool only train the PCM; cls/ER never reach the PCM."""
+    torch.manual_seed(2)
+    model = tiny_seam().train()
+    x = torch.randn(2, 3, 32, 32)
+    losses = model.loss(x, samples(LABELS))
+    (losses['loss_ecr'] + losses['loss_minpool']).backward()
+    g = _grads(model)
+    assert all(v for n, v in g.items() if n.startswith('neck.'))
+    assert not any(v for n, v in g.items() if not n.startswith('neck.'))
+
+    model.zero_grad(set_to_none=True)
+    losses = model.loss(x, samples(LABELS))
+    (losses['loss_cls'] + losses['loss_er']).backward()
+    g = _grads(model)
+    assert not any(v for n, v in g.items() if n.startswith('neck.'))
+    assert g['classifier.weight']
+    assert any(v for n, v in g.items() if n.startswith('backbone.'))
+
+
+def test_cam_baseline_has_only_cls_loss():
+    torch.manual_seed(3)
+    model = tiny_seam(
+        neck=None,
+        equivariant_transform=None,
+        loss_minpool=None,
+        loss_er=None,
+        loss_ecr=None)
+    losses = model.loss(torch.randn(2, 3, 32, 32), samples(LABELS))
+    assert set(losses) == {'loss_cls'}
+    assert model.test_cfg['cam_source'] == 'cam'
+    out = model(torch.randn(1, 3, 32, 32), mode='tensor')
+    assert set(out) == {'cam'}
+
+
+def test_each_loss_can_be_switched_off():
+    model = tiny_seam(loss_er=None, loss_minpool=None)
+    losses = model.loss(torch.randn(2, 3, 32, 32), samples(LABELS))
+    assert set(losses) == {'loss_cls', 'loss_ecr'}
+
+
+def test_class_count_mismatch_is_explained():
+    model = tiny_seam()
+    with pytest.raises(ValueError, match='num_classes'):
+        model.loss(torch.randn(1, 3, 32, 32), samples([[1, 0, 1, 0, 0]]))
+
+
+def test_predict_masks_absent_classes_and_thresholds_background():
+    torch.manual_seed(4)
+    model = tiny_seam().eval()
+    x = torch.randn(2, 3, 32, 32)
+    ds = samples(LABELS)
+    ds[1].set_metainfo(dict(ori_shape=(20, 24)))
+    with torch.no_grad():
+        out = model.predict(x, ds)
+    for s, lab in zip(out, LABELS):
+        logits = s.seg_logits.data
+        assert logits.shape[0] == NUM_CLASSES
+        assert torch.all(logits[0] == 0.3)
+        for c, present in enumerate(lab, start=1):
+            if not present:
+                assert torch.all(logits[c] == 0)
+        assert logits[1:].max() <= 1 and logits[1:].min() >= 0
+        torch.testing.assert_close(s.pred_sem_seg.data[0],
+                                   logits.argmax(0))
+    assert out[0].seg_logits.data.shape[1:] == (32, 32)
+    assert out[1].seg_logits.data.shape[1:] == (20, 24)
+    # the present class reaches 1 somewhere (per-class min-max)
+    assert out[0].seg_logits.data[1].max() > 0.99
+
+
+def test_multiscale_flip_equals_direct_sum():
+    torch.manual_seed(5)
+    model = tiny_seam().eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        got = model.multiscale_cam(x, scales=(1.0, 0.5), flip=True)
+        want = 0
+        for s in (1.0, 0.5):
+            xs = x if s == 1.0 else F.interpolate(
+                x, scale_factor=s, mode='bilinear', align_corners=False)
+            for flip in (False, True):
+                xi = xs.flip(-1) if flip else xs
+                o = model._forward(xi)['cam_pcm'][:, 1:]
+                o = F.interpolate(o, (32, 32), mode='bilinear',
+                                  align_corners=False)
+                want = want + (o.flip(-1) if flip else o)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_normalize_cam_matches_official_formula():
+    cam = torch.tensor([[[[-1., 0.], [2., 4.]]]])
+    got = model_cls().normalize_cam(cam)
+    # relu -> [0,0,2,4]; min 0, max 4 -> (v - 1e-5) / (4 + 1e-5), floor 0
+    want = torch.tensor([[[[0., 0.], [(2 - 1e-5) / (4 + 1e-5),
+                                      (4 - 1e-5) / (4 + 1e-5)]]]])
+    torch.testing.assert_close(got, want)
+
+
+def model_cls():
+    return MODELS.get('SEAM')
+
+
+@pytest.mark.parametrize('backbone,in_channels,neck_in', [
+    (dict(
+        type='mmpretrain.ResNet',
+        depth=18,
+        strides=(1, 2, 1, 1),
+        dilations=(1, 1, 2, 4),
+        out_indices=(0, 1, 2, 3)), 512, (128, 256)),
+    (dict(type='mmpretrain.ConvNeXt', arch='atto', out_indices=(0, 1, 2, 3),
+          gap_before_final_norm=False), 320, (80, 160)),
+])
+def test_mmpretrain_backbones_through_config(backbone, in_channels, neck_in):
+    """mmpretrain backbones work by config alone (custom_imports)."""
+    from mmengine.utils import import_modules_from_strings
+    import_modules_from_strings(['mmpretrain.models'])
+    model = tiny_seam(
+        backbone=backbone,
+        in_channels=in_channels,
+        neck=dict(
+            type='PixelCorrelationModule',
+            in_channels=neck_in,
+            proj_channels=(8, 8),
+            out_channels=16,
+            in_index=(1, 2)))
+    losses = model.loss(torch.randn(2, 3, 64, 64), samples(LABELS))
+    assert set(losses) == {'loss_cls', 'loss_minpool', 'loss_er', 'loss_ecr'}
+    assert all(torch.isfinite(v) for v in losses.values())
+    out = model.eval()(torch.randn(1, 3, 64, 64), mode='tensor')
+    assert out['cam_pcm'].shape == (1, NUM_CLASSES, 64, 64)
