@@ -13,3 +13,7 @@ __all__ = [
     'crf_inference', 'bg_alpha_scores', 'crf_with_alpha', 'crf_output_dirs',
     'read_split_ids', 'refine_image', 'refine_split'
 ]
+from .cam_inference import (cam_output_paths, cams_to_label,  # noqa: E402
+                            image_id_of, infer_cams)
+
+__all__ += ['infer_cams', 'cam_output_paths', 'image_id_of', 'cams_to_label']

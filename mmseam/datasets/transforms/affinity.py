@@ -37,7 +37,7 @@ from mmseg.structures import SegDataSample
 __all__ = [
     'LoadCRFScores', 'AffinityRandomCrop', 'AffinityLabelFromCRF',
     'ExtractAffinityLabels', 'PackAffinityInputs', 'get_img_id',
-    'load_crf_scores', 'block_mean'
+    'load_crf_scores', 'block_mean', 'extract_affinity_labels'
 ]
 
 _FILE = 'mmseam/datasets/transforms/affinity.py'

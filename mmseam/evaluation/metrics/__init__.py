@@ -1,2 +1,4 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-__all__ = []
+from .cam_metric import CAMSweepMetric
+
+__all__ = ['CAMSweepMetric']
