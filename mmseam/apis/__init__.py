@@ -17,3 +17,7 @@ from .cam_inference import (cam_output_paths, cams_to_label,  # noqa: E402
                             image_id_of, infer_cams)
 
 __all__ += ['infer_cams', 'cam_output_paths', 'image_id_of', 'cams_to_label']
+from .random_walk import (RW_PRESETS, propagate, random_walk,  # noqa: E402
+                          random_walk_with_model)
+
+__all__ += ['RW_PRESETS', 'random_walk', 'random_walk_with_model', 'propagate']

@@ -145,7 +145,7 @@ def crf_inference(img_rgb: np.ndarray,
     crf.addPairwiseBilateral(
         sxy=bi_sxy,
         srgb=bi_srgb,
-        rgbim=np.ascontiguousarray(img_rgb),
+        rgbim=np.array(img_rgb, dtype=np.uint8, order='C', copy=True),
         compat=bi_compat)
     q = crf.inference(int(t))
     return np.asarray(q, dtype=np.float32).reshape((n_labels, h, w))
@@ -300,7 +300,7 @@ def refine_image(img_id: str,
         raise FileNotFoundError(f'image {img_path} for CAM {cam_path} does '
                                 'not exist; check --img-dir/--img-suffix.')
     with Image.open(img_path) as im:
-        img = np.asarray(im.convert('RGB'), dtype=np.uint8)
+        img = np.array(im.convert('RGB'), dtype=np.uint8)
     if cams.shape[1:] != img.shape[:2]:
         raise ValueError(f'CAM {cam_path} has size {cams.shape[1:]} but '
                          f'image {img_path} has size {img.shape[:2]}; CAMs '

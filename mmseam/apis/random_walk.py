@@ -33,8 +33,8 @@ from mmseam.models.segmentors.affinitynet import (effective_radius,
                                                   pairs_to_dense)
 
 __all__ = [
-    'RW_PRESETS', 'random_walk', 'propagate', 'rw_input_scores',
-    'banded_vecmat', 'radius_from_num_pairs'
+    'RW_PRESETS', 'random_walk', 'random_walk_with_model', 'propagate',
+    'rw_input_scores', 'banded_vecmat', 'radius_from_num_pairs'
 ]
 
 _FILE = 'mmseam/apis/random_walk.py'
@@ -92,9 +92,7 @@ def banded_vecmat(v: Tensor, aff: Tensor, radius: int) -> Tensor:
     return out
 
 
-def rw_input_scores(cams: Tensor,
-                    alpha: float,
-                    stride: int = 8) -> Tensor:
+def rw_input_scores(cams: Tensor, alpha: float, stride: int = 8) -> Tensor:
     """Random-walk input: background + CAMs, padded and average-pooled.
 
     Args:
@@ -155,8 +153,7 @@ def propagate(scores: Tensor,
         raise ValueError(f'{_FILE}: logt must be >= 0, got {logt}.')
     n, k, h, w = scores.shape
     hw = h * w
-    dense_in = affinity.dim() == 3 and tuple(affinity.shape[-2:]) == (hw,
-                                                                        hw)
+    dense_in = affinity.dim() == 3 and tuple(affinity.shape[-2:]) == (hw, hw)
     if not dense_in and affinity.dim() == 4:
         if radius is None:
             radius = radius_from_num_pairs(affinity.size(1))
@@ -199,20 +196,21 @@ def _as_tensor(x: ArrayLike, device: torch.device) -> Tensor:
     return x.to(device)
 
 
-def random_walk(cams: ArrayLike,
-                labels: Optional[Sequence[int]] = None,
-                affinity: Optional[Tensor] = None,
-                features: Optional[Tensor] = None,
-                alpha: float = 6,
-                beta: float = 8,
-                logt: int = 6,
-                radius: int = 5,
-                stride: int = 8,
-                method: str = 'auto',
-                dense_max_hw: int = 1024,
-                device: Optional[Union[str, torch.device]] = None,
-                return_scores: bool = False
-                ) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
+def random_walk(
+    cams: ArrayLike,
+    labels: Optional[Sequence[int]] = None,
+    affinity: Optional[Tensor] = None,
+    features: Optional[Tensor] = None,
+    alpha: float = 6,
+    beta: float = 8,
+    logt: int = 6,
+    radius: int = 5,
+    stride: int = 8,
+    method: str = 'auto',
+    dense_max_hw: int = 1024,
+    device: Optional[Union[str, torch.device]] = None,
+    return_scores: bool = False
+) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
     """Random-walk refinement of one image's CAMs into a label map.
 
     Official SEAM / PSA maths: ``bg = (1 - max_k cam_k)^alpha``; pad
@@ -266,8 +264,8 @@ def random_walk(cams: ArrayLike,
     if labels is None:
         labels = list(range(1, k + 1))
     labels = torch.as_tensor(np.asarray(labels, dtype=np.int64).reshape(-1))
-    if labels.numel() != k or (labels <= 0).any() or len(
-            set(labels.tolist())) != k:
+    if labels.numel() != k or (labels <= 0).any() or len(set(
+            labels.tolist())) != k:
         raise ValueError(
             f'{_FILE}: labels {labels.tolist()} must be {k} distinct class '
             f'ids >= 1, one per CAM channel.')
@@ -316,3 +314,69 @@ def random_walk(cams: ArrayLike,
     if return_scores:
         return label_map, walked, class_ids
     return label_map
+
+
+@torch.no_grad()
+def random_walk_with_model(
+    model: torch.nn.Module,
+    img: np.ndarray,
+    cams: ArrayLike,
+    labels: Optional[Sequence[int]] = None,
+    alpha: float = 6,
+    beta: float = 8,
+    logt: int = 6,
+    stride: int = 8,
+    method: str = 'auto',
+    dense_max_hw: int = 1024,
+    return_scores: bool = False
+) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
+    """Run an AffinityNet on one image and random-walk its CAMs.
+
+    As official ``infer_aff.py``: single scale, the *normalised* image is
+    zero-padded at the bottom / right to a multiple of ``stride``, the pair
+    affinities of the padded image are used for :func:`random_walk`.
+
+    Args:
+        model (nn.Module): An :class:`~mmseam.models.AffinityNet` (with a
+            ``data_preprocessor`` and ``predict_affinity``), in eval mode.
+        img (np.ndarray): The image, (H, W, 3) uint8 as loaded by
+            ``LoadImageFromFile`` (BGR; the data preprocessor converts).
+        cams (np.ndarray | Tensor): CAMs (K, H, W) in [0, 1].
+        labels (Sequence[int], optional): Class ids of the CAM channels.
+        alpha (float): Background power. Defaults to 6.
+        beta (float): Affinity power. Defaults to 8.
+        logt (int): log2 of the number of steps. Defaults to 6.
+        stride (int): Output stride of the model. Defaults to 8.
+        method (str): 'auto', 'dense' or 'sparse' (see :func:`propagate`).
+        dense_max_hw (int): 'auto' threshold. Defaults to 1024.
+        return_scores (bool): See :func:`random_walk`.
+
+    Returns:
+        Tensor | tuple: As :func:`random_walk` (on the model's device).
+    """
+    h, w = img.shape[:2]
+    if tuple(np.shape(cams)[1:]) != (h, w):
+        raise ValueError(
+            f'{_FILE}: CAMs of size {tuple(np.shape(cams)[1:])} do not match '
+            f'the {h}x{w} image; CAMs must be saved at the original image '
+            f'size.')
+    inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+    data = model.data_preprocessor(dict(inputs=[inputs]), False)
+    inputs = data['inputs']
+    pad_h = math.ceil(h / stride) * stride - h
+    pad_w = math.ceil(w / stride) * stride - w
+    inputs = F.pad(inputs, (0, pad_w, 0, pad_h))
+    aff, radius = model.predict_affinity(inputs)
+    return random_walk(
+        cams,
+        labels,
+        affinity=aff[0],
+        alpha=alpha,
+        beta=beta,
+        logt=logt,
+        radius=radius,
+        stride=stride,
+        method=method,
+        dense_max_hw=dense_max_hw,
+        device=aff.device,
+        return_scores=return_scores)

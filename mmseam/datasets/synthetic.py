@@ -51,8 +51,7 @@ SYNTHETIC_PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0],
                      [0, 0, 128], [128, 0, 128]]
 #: Glyphs drawn on some distractor bodies; they belong to no class.
 DECOY_GLYPHS = ('dot', 'square')
-SYNTHETIC_METAINFO = dict(
-    classes=SYNTHETIC_CLASSES, palette=SYNTHETIC_PALETTE)
+SYNTHETIC_METAINFO = dict(classes=SYNTHETIC_CLASSES, palette=SYNTHETIC_PALETTE)
 
 _FORMAT_VERSION = 1
 _SPLIT_CODES = {'train': 1, 'val': 2}
@@ -219,8 +218,8 @@ def _paint_body(canvas: np.ndarray, body: _Body) -> None:
     # Smooth shading across the body.
     cy, cx = (y0 + y1) / 2.0, (x0 + x1) / 2.0
     span = max(h, w) / 2.0
-    shade = 1.0 + (look['shade'][0] * (ys - cy) +
-                   look['shade'][1] * (xs - cx)) / span
+    shade = 1.0 + (look['shade'][0] * (ys - cy) + look['shade'][1] *
+                   (xs - cx)) / span
     color *= shade[..., None]
     region = canvas[y0:y1, x0:x1]
     region[body.mask] = color[body.mask]
@@ -243,45 +242,48 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     field = np.asarray(
         Image.fromarray(grid).resize((size, size), Image.BILINEAR),
         dtype=np.float64)
-    yy, xx = np.mgrid[0:size, 0:size]
     for _ in range(int(rng.integers(15, 31))):
         kind = rng.integers(3)
         color = rng.uniform(0, 255, size=3)
         cy, cx = rng.uniform(0, size, size=2)
+        # Every item fits in a window of radius 16 around its centre.
+        y0, x0 = max(int(cy) - 16, 0), max(int(cx) - 16, 0)
+        y1, x1 = min(int(cy) + 17, size), min(int(cx) + 17, size)
+        yy = np.arange(y0, y1, dtype=np.float64)[:, None] - cy
+        xx = np.arange(x0, x1, dtype=np.float64)[None, :] - cx
         if kind == 0:
-            mask = np.hypot(yy - cy, xx - cx) < rng.uniform(2, 7)
+            mask = np.hypot(yy, xx) < rng.uniform(2, 7)
         elif kind == 1:
             hh, ww = rng.uniform(3, 14, size=2)
-            mask = (np.abs(yy - cy) < hh / 2) & (np.abs(xx - cx) < ww / 2)
+            mask = (np.abs(yy) < hh / 2) & (np.abs(xx) < ww / 2)
         else:
             ang = rng.uniform(0, np.pi)
             length = rng.uniform(10, 30)
-            along = (xx - cx) * np.cos(ang) + (yy - cy) * np.sin(ang)
-            across = -(xx - cx) * np.sin(ang) + (yy - cy) * np.cos(ang)
-            mask = (np.abs(along) < length / 2) & (np.abs(across) <
-                                                   rng.uniform(0.5, 1.6))
-        field[mask] = color
+            along = xx * np.cos(ang) + yy * np.sin(ang)
+            across = -xx * np.sin(ang) + yy * np.cos(ang)
+            mask = (np.abs(along) < length / 2) & (
+                np.abs(across) < rng.uniform(0.5, 1.6))
+        field[y0:y1, x0:x1][mask] = color
     return field
 
 
-def _glyph_spot(rng: np.random.Generator, body_full: np.ndarray, gsize: int,
+def _glyph_spot(rng: np.random.Generator, body: _Body, size: int, gsize: int,
                 border: int) -> Optional[Tuple[int, int]]:
-    """Top-left corner of a glyph box lying well inside ``body_full``."""
-    size = body_full.shape[0]
-    depth = ndimage.distance_transform_edt(body_full)
-    need = gsize * 0.5 * np.sqrt(2) + 2
-    ok = depth >= need
+    """Top-left corner of a glyph box lying well inside ``body``."""
+    y0, y1, x0, x1 = body.window
+    depth = ndimage.distance_transform_edt(np.pad(body.mask, 1))[1:-1, 1:-1]
+    ok = depth >= gsize * 0.5 * np.sqrt(2) + 2
     lo, hi = border + gsize // 2, size - border - gsize // 2 - 1
-    ok[:lo] = False
-    ok[hi:] = False
-    ok[:, :lo] = False
-    ok[:, hi:] = False
+    ok[:max(lo - y0, 0)] = False
+    ok[max(hi - y0, 0):] = False
+    ok[:, :max(lo - x0, 0)] = False
+    ok[:, max(hi - x0, 0):] = False
     cand = np.flatnonzero(ok)
     if cand.size == 0:
         return None
     idx = cand[rng.integers(cand.size)]
-    cy, cx = divmod(int(idx), size)
-    return cy - gsize // 2, cx - gsize // 2
+    cy, cx = divmod(int(idx), x1 - x0)
+    return y0 + cy - gsize // 2, x0 + cx - gsize // 2
 
 
 def render_sample(rng: np.random.Generator,
@@ -310,8 +312,9 @@ def render_sample(rng: np.random.Generator,
     Returns:
         tuple: ``img`` (S, S, 3) uint8 RGB, ``mask`` (S, S) uint8 class
         indices (255 = ignore band) and a list of objects, each
-        ``dict(label=int, name=str, bbox=(xmin, ymin, xmax, ymax))``
-        (1-based inclusive VOC coordinates of the visible body).
+        ``dict(label=int, name=str, bbox=(xmin, ymin, xmax, ymax),
+        mark_box=(xmin, ymin, xmax, ymax))`` (1-based inclusive VOC
+        coordinates of the visible body and of its class mark).
     """
     size = int(image_size)
     num_classes = len(SYNTHETIC_CLASSES) - 1
@@ -352,13 +355,13 @@ def render_sample(rng: np.random.Generator,
                     for j in areas):
                 continue
             if label > 0:
-                spot = _glyph_spot(rng, full, gsize, border)
+                spot = _glyph_spot(rng, body, size, gsize, border)
                 if spot is None:
                     continue
                 body.glyph = (SYNTHETIC_CLASSES[label], spot[0], spot[1],
                               gsize)
             elif rng.uniform() < decoy_prob:
-                spot = _glyph_spot(rng, full, gsize, 0)
+                spot = _glyph_spot(rng, body, size, gsize, 0)
                 if spot is not None:
                     name = DECOY_GLYPHS[rng.integers(len(DECOY_GLYPHS))]
                     body.glyph = (name, spot[0], spot[1], gsize)
@@ -369,8 +372,7 @@ def render_sample(rng: np.random.Generator,
             if body.glyph is not None:
                 ink_level = rng.uniform(0, 40) if look['value'] > 0.55 \
                     else rng.uniform(215, 255)
-                ink = np.clip(ink_level + rng.uniform(-10, 10, size=3), 0,
-                              255)
+                ink = np.clip(ink_level + rng.uniform(-10, 10, size=3), 0, 255)
                 gmask = _paint_glyph(canvas, body.glyph, ink)
                 if label > 0:
                     protected |= ndimage.binary_dilation(gmask, iterations=3)
@@ -391,12 +393,14 @@ def render_sample(rng: np.random.Generator,
     for idx in sorted(areas):
         ys, xs = np.nonzero(top == idx)
         label = bodies[idx].label
+        _, gy, gx, gsize = bodies[idx].glyph
         objects.append(
             dict(
                 label=label,
                 name=SYNTHETIC_CLASSES[label],
-                bbox=(int(xs.min()) + 1, int(ys.min()) + 1,
-                      int(xs.max()) + 1, int(ys.max()) + 1)))
+                bbox=(int(xs.min()) + 1, int(ys.min()) + 1, int(xs.max()) + 1,
+                      int(ys.max()) + 1),
+                mark_box=(gx + 1, gy + 1, gx + gsize, gy + gsize)))
     if ignore_band > 0:
         win = 2 * ignore_band + 1
         band = ndimage.maximum_filter(mask, size=win) != \
@@ -514,9 +518,10 @@ def make_synthetic_voc(out_dir: str,
                 rng = np.random.default_rng(
                     np.random.SeedSequence(
                         [int(seed), _SPLIT_CODES[split], index]))
-                img, mask, objects = render_sample(
-                    rng, image_size, num_objects, num_distractors,
-                    decoy_prob, noise_std, ignore_band)
+                img, mask, objects = render_sample(rng, image_size,
+                                                   num_objects,
+                                                   num_distractors, decoy_prob,
+                                                   noise_std, ignore_band)
                 img_id = f'{split}_{index:05d}'
                 ids.append(img_id)
                 Image.fromarray(img).save(
@@ -544,8 +549,7 @@ def make_synthetic_voc(out_dir: str,
             val=split_ids['val'])
         for name, ids in lists.items():
             with open(
-                    osp.join(tmp, 'ImageSets', 'Segmentation',
-                             name + '.txt'),
+                    osp.join(tmp, 'ImageSets', 'Segmentation', name + '.txt'),
                     'w',
                     encoding='utf-8') as f:
                 f.write(''.join(i + '\n' for i in ids))
@@ -565,8 +569,7 @@ def make_synthetic_voc(out_dir: str,
                 ignore_band=int(ignore_band),
                 jpeg_quality=int(jpeg_quality)),
             class_image_counts=counts)
-        with open(osp.join(tmp, 'metainfo.json'), 'w',
-                  encoding='utf-8') as f:
+        with open(osp.join(tmp, 'metainfo.json'), 'w', encoding='utf-8') as f:
             json.dump(metainfo, f, indent=2, sort_keys=True)
             f.write('\n')
         os.chmod(tmp, 0o755)
@@ -599,6 +602,5 @@ def make_synthetic_voc(out_dir: str,
         },
         mean_objects=num_objects_total / total,
         fg_fraction=fg_pixels / max(all_pixels, 1),
-        metainfo=dict(
-            classes=SYNTHETIC_CLASSES, palette=SYNTHETIC_PALETTE),
+        metainfo=dict(classes=SYNTHETIC_CLASSES, palette=SYNTHETIC_PALETTE),
         seconds=time.time() - start)

@@ -107,8 +107,7 @@ class VOCClsDataset(BaseSegDataset):
                  ann_file: str = '',
                  data_root: Optional[str] = None,
                  data_prefix: dict = dict(
-                     img_path='JPEGImages',
-                     seg_map_path='SegmentationClass'),
+                     img_path='JPEGImages', seg_map_path='SegmentationClass'),
                  label_source: str = 'xml',
                  xml_dir: str = 'Annotations',
                  cls_label_file: Optional[str] = None,
@@ -464,11 +463,15 @@ class VOCClsDataset(BaseSegDataset):
                 continue
             multi_hot = self._to_multi_hot(raw)
             if not multi_hot.any():
+                hint = ''
+                if raw and self.label_map is not None:
+                    hint = (' (its classes were all dropped by the class '
+                            'list given in metainfo)')
                 problems.append(
                     f'image {img_path} (id {img_id!r}) has no foreground '
-                    f'label (label_source={self.label_source!r}); remove it '
-                    f'from the split list {self.ann_file} or fix its '
-                    'annotation.')
+                    f'label (label_source={self.label_source!r}){hint}; '
+                    f'remove it from the split list {self.ann_file} or fix '
+                    'its annotation.')
                 continue
             data_info['img_labels'] = multi_hot
             data_info['label_map'] = self.label_map

@@ -324,7 +324,8 @@ def evaluate_pseudo_labels(pred_dir: str,
     Args:
         pred_dir (str): Folder of ``<id>.png`` pseudo labels (``type='png'``)
             or ``<id>.npz`` CAM files (``type='cam'``, see
-            :func:`mmseam.apis.save_cam`).
+            :func:`mmseam.apis.save_cam`). CAM files hold float16 values,
+            which are compared with the float32 thresholds as stored.
         gt_dir (str): Folder of ``<id>.png`` ground-truth label maps.
         ids (Sequence[str]): Image ids of the split.
         num_classes (int): Number of classes including background.

@@ -183,8 +183,8 @@ def read_ndarray_list(
     with open(path, 'rb') as fp:
         reader = _Reader(fp, path)
         head = fp.read(8)
-        if len(head) != 8 or struct.unpack(
-                '<Q', head)[0] != NDARRAY_LIST_MAGIC:
+        if len(head) != 8 or struct.unpack('<Q',
+                                           head)[0] != NDARRAY_LIST_MAGIC:
             got = (f'0x{struct.unpack("<Q", head)[0]:X}'
                    if len(head) == 8 else f'{len(head)} bytes')
             raise MXNetParamsError(

@@ -60,7 +60,8 @@ import torch
 
 import mmseam  # noqa: F401  (registers ResNet38d, patches mmcv)
 from mmseam.models.backbones.resnet38d import ResNet38d
-from mmseam.utils.mxnet_params import NDARRAY_LIST_MAGIC, load_mxnet_params
+from mmseam.utils.mxnet_params import (NDARRAY_LIST_MAGIC, MXNetParamsError,
+                                       load_mxnet_params)
 
 BACKBONE_PREFIX = 'backbone.'
 #: official SEAM head parameter -> mmseam SEAM segmentor parameter
@@ -78,12 +79,11 @@ PCM_SHAPES = {
 }
 #: modules of the ImageNet classifier that are dropped
 IMAGENET_DROPPED = ('linear1000', )
-KINDS = {
-    'imagenet': 'the ResNet-38 ImageNet weights (keys conv1a, b2..b7, bn7; '
-    'e.g. ilsvrc-cls_rna-a1_cls1000_ep-0001.params/.pth)',
-    'seam': 'a trained official SEAM model (ResNet-38 keys plus fc8, f8_3, '
-    'f8_4, f9; e.g. resnet38_SEAM.pth)',
-}
+KINDS = dict(
+    imagenet=('the ResNet-38 ImageNet weights (keys conv1a, b2..b7, bn7; '
+              'e.g. ilsvrc-cls_rna-a1_cls1000_ep-0001.params/.pth)'),
+    seam=('a trained official SEAM model (ResNet-38 keys plus fc8, f8_3, '
+          'f8_4, f9; e.g. resnet38_SEAM.pth)'))
 _BN_MX_TO_PT = {
     'gamma': 'weight',
     'beta': 'bias',
@@ -253,10 +253,10 @@ def detect_kind(state_dict: Dict[str, torch.Tensor]) -> str:
 
 
 def convert_official_state_dict(
-        state_dict: Dict[str, torch.Tensor],
-        kind: str = 'auto',
-        num_classes: Optional[int] = None,
-        src: str = '<state_dict>'
+    state_dict: Dict[str, torch.Tensor],
+    kind: str = 'auto',
+    num_classes: Optional[int] = None,
+    src: str = '<state_dict>'
 ) -> Tuple['OrderedDict[str, torch.Tensor]', Dict]:
     """Convert an official-key state dict into mmseam SEAM keys.
 
@@ -287,9 +287,8 @@ def convert_official_state_dict(
         raise ConversionError(
             f'{src}: keys start with "{BACKBONE_PREFIX}": this looks like an '
             f'mmseam checkpoint already; it needs no conversion.')
-    state_dict = OrderedDict(
-        (k, v) for k, v in state_dict.items()
-        if k.split('.', 1)[0] not in IMAGENET_DROPPED)
+    state_dict = OrderedDict((k, v) for k, v in state_dict.items()
+                             if k.split('.', 1)[0] not in IMAGENET_DROPPED)
 
     expected = expected_backbone_shapes()
     if kind == 'seam':
@@ -302,7 +301,8 @@ def convert_official_state_dict(
                 f'--num-classes is {num_classes}. Drop --num-classes or '
                 f'set it to the model\'s class count (background '
                 f'included).')
-        expected['fc8.weight'] = (classes or num_classes or -1, 4096, 1, 1)
+        # (when fc8 is absent it is reported as missing below)
+        expected['fc8.weight'] = (classes or num_classes or 0, 4096, 1, 1)
         expected.update(PCM_SHAPES)
     else:
         classes = None
@@ -326,8 +326,7 @@ def convert_official_state_dict(
             f'Unexpected keys: {_short(unexpected)}.')
     bad = [
         f'{k}: {tuple(state_dict[k].shape)} != {shape}'
-        for k, shape in expected.items()
-        if shape[0] != -1 and tuple(state_dict[k].shape) != shape
+        for k, shape in expected.items() if tuple(state_dict[k].shape) != shape
     ]
     if bad:
         raise ConversionError(
@@ -405,8 +404,11 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    meta = convert(
-        args.src, args.dst, kind=args.kind, num_classes=args.num_classes)
+    try:
+        meta = convert(
+            args.src, args.dst, kind=args.kind, num_classes=args.num_classes)
+    except (ConversionError, MXNetParamsError, FileNotFoundError) as err:
+        raise SystemExit(f'error: {err}') from None
     if meta['kind'] == 'imagenet' and args.num_classes is not None:
         print('Note: --num-classes is ignored for ImageNet weights '
               '(no classifier is converted).')

@@ -36,8 +36,8 @@ from mmseg.structures import SegDataSample
 
 __all__ = [
     'LoadCRFScores', 'AffinityRandomCrop', 'AffinityLabelFromCRF',
-    'ExtractAffinityLabels', 'PackAffinityInputs', 'get_img_id',
-    'load_crf_scores', 'block_mean', 'extract_affinity_labels'
+    'ExtractAffinityLabels', 'PackAffinityInputs', 'block_mean',
+    'extract_affinity_labels'
 ]
 
 _FILE = 'mmseam/datasets/transforms/affinity.py'
@@ -61,11 +61,12 @@ def get_img_id(results: dict) -> str:
     return osp.splitext(osp.basename(results['img_path']))[0]
 
 
-def load_crf_scores(path: str) -> Tuple[np.ndarray, np.ndarray]:
-    """Load a CRF score file.
+def read_crf_file(path: str) -> Tuple[np.ndarray, np.ndarray]:
+    """Load a CRF score file, sorted by class id.
 
     Supports the mmseam format ``<id>.npz`` (``scores`` (1+K, H, W),
-    ``labels`` (1+K,) = [0, class ids...]) and the official SEAM / PSA
+    ``labels`` (1+K,) = [0, class ids...], see
+    :func:`mmseam.apis.cam_io.load_crf_scores`) and the official SEAM / PSA
     ``<id>.npy`` pickled dict ``{0: bg, class_id: (H, W)}``.
 
     Args:
@@ -78,30 +79,23 @@ def load_crf_scores(path: str) -> Tuple[np.ndarray, np.ndarray]:
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'{_FILE}: CRF score file {path} does not exist; run the CRF '
-            f'stage (la / ha alphas) for this split first or fix '
-            f'`la_dir` / `ha_dir`.')
+            f'stage (tools/crf_refine.py, la / ha alphas) for this split '
+            f'first or fix `la_dir` / `ha_dir`.')
     if path.endswith('.npy'):
         data = np.load(path, allow_pickle=True).item()
         if not isinstance(data, dict) or not data:
             raise ValueError(f'{_FILE}: {path} must hold a non-empty dict '
                              f'{{class_id: (H, W) scores}}.')
         labels = np.array(sorted(int(k) for k in data), dtype=np.int64)
-        scores = np.stack([np.asarray(data[k]) for k in sorted(data)])
+        scores = np.stack(
+            [np.asarray(data[k], np.float32) for k in sorted(data)])
     else:
-        with np.load(path) as data:
-            if 'scores' not in data or 'labels' not in data:
-                raise KeyError(
-                    f'{_FILE}: {path} must contain `scores` (1+K, H, W) and '
-                    f'`labels` (1+K,); found {sorted(data.keys())}.')
-            scores = data['scores']
-            labels = data['labels'].astype(np.int64)
+        from mmseam.apis.cam_io import load_crf_scores
+        scores, labels = load_crf_scores(path)
         order = np.argsort(labels, kind='stable')
         scores, labels = scores[order], labels[order]
-    if scores.ndim != 3 or scores.shape[0] != labels.shape[0]:
-        raise ValueError(
-            f'{_FILE}: {path}: scores must be (1+K, H, W) with one label per '
-            f'channel, got scores {scores.shape}, labels {labels.shape}.')
-    if labels.size == 0 or labels[0] != 0 or len(set(labels)) != len(labels):
+    if labels.size == 0 or labels[0] != 0 or len(set(
+            labels.tolist())) != len(labels):
         raise ValueError(
             f'{_FILE}: {path}: labels must be unique and contain the '
             f'background 0, got {labels.tolist()}.')
@@ -113,7 +107,7 @@ class LoadCRFScores(BaseTransform):
     """Load the low- and high-alpha CRF score maps of an image.
 
     Reads ``<la_dir>/<img_id><suffix>`` and ``<ha_dir>/<img_id><suffix>``
-    (see :func:`load_crf_scores`; ``suffix='auto'`` tries ``.npz`` then
+    (see :func:`read_crf_file`; ``suffix='auto'`` tries ``.npz`` then
     ``.npy``). Both maps are put on the channel list ``crf_labels`` = union
     of their class ids (a class missing in one file gets zeros there).
 
@@ -136,8 +130,7 @@ class LoadCRFScores(BaseTransform):
             Defaults to 'auto'.
     """
 
-    def __init__(self, la_dir: str, ha_dir: str,
-                 suffix: str = 'auto') -> None:
+    def __init__(self, la_dir: str, ha_dir: str, suffix: str = 'auto') -> None:
         if suffix not in ('auto', '.npz', '.npy'):
             raise ValueError(f"{_FILE}: LoadCRFScores suffix must be 'auto', "
                              f"'.npz' or '.npy', got {suffix!r}.")
@@ -166,8 +159,8 @@ class LoadCRFScores(BaseTransform):
         img_id = get_img_id(results)
         la_path = self._path(self.la_dir, img_id)
         ha_path = self._path(self.ha_dir, img_id)
-        la, la_labels = load_crf_scores(la_path)
-        ha, ha_labels = load_crf_scores(ha_path)
+        la, la_labels = read_crf_file(la_path)
+        ha, ha_labels = read_crf_file(ha_path)
         if la.shape[1:] != ha.shape[1:]:
             raise ValueError(
                 f'{_FILE}: {la_path} is {la.shape[1:]} but {ha_path} is '
@@ -193,8 +186,8 @@ class LoadCRFScores(BaseTransform):
     def _to_channels(scores: np.ndarray, labels: np.ndarray,
                      all_labels: np.ndarray) -> np.ndarray:
         out = np.zeros(scores.shape[1:] + (len(all_labels), ), np.float32)
-        out[..., np.searchsorted(all_labels, labels)] = scores.transpose(
-            1, 2, 0)
+        out[...,
+            np.searchsorted(all_labels, labels)] = scores.transpose(1, 2, 0)
         return out
 
     def __repr__(self) -> str:
@@ -284,8 +277,9 @@ class AffinityRandomCrop(BaseTransform):
                     f'{_FILE}: seg field `{key}` is {arr.shape[:2]} but the '
                     f'image is {(h, w)}; AffinityRandomCrop needs all seg '
                     f'fields at the image size.')
-            fill = (self.score_fill if np.issubdtype(arr.dtype, np.floating)
-                    else self.seg_fill)
+            fill = (
+                self.score_fill
+                if np.issubdtype(arr.dtype, np.floating) else self.seg_fill)
             results[key] = self._crop(arr, box, fill)
         results['img_shape'] = results['img'].shape[:2]
         results['crop_bbox'] = np.array([il, it, il + cw, it + ch])
@@ -407,8 +401,7 @@ class AffinityLabelFromCRF(BaseTransform):
 def extract_affinity_labels(
         label: np.ndarray,
         radius: int = 5,
-        ignore_index: int = 255
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ignore_index: int = 255) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Binary pair labels of a label map (official
     ``ExtractAffinityLabelInRadius``).
 
@@ -478,8 +471,9 @@ class ExtractAffinityLabels(BaseTransform):
             raise KeyError(f'{_FILE}: `aff_label` missing; put '
                            f'AffinityLabelFromCRF before '
                            f'ExtractAffinityLabels.')
-        bg_pos, fg_pos, neg = extract_affinity_labels(
-            results['aff_label'], self.radius, self.ignore_index)
+        bg_pos, fg_pos, neg = extract_affinity_labels(results['aff_label'],
+                                                      self.radius,
+                                                      self.ignore_index)
         results['aff_bg_pos'] = bg_pos
         results['aff_fg_pos'] = fg_pos
         results['aff_neg'] = neg
@@ -506,10 +500,11 @@ class PackAffinityInputs(BaseTransform):
         meta_keys (Sequence[str]): Meta keys to pack.
     """
 
-    def __init__(self,
-                 meta_keys: Sequence[str] = ('img_path', 'ori_shape',
-                                             'img_shape', 'crop_bbox', 'flip',
-                                             'flip_direction')) -> None:
+    def __init__(
+        self,
+        meta_keys: Sequence[str] = ('img_path', 'ori_shape', 'img_shape',
+                                    'crop_bbox', 'flip', 'flip_direction')
+    ) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:

@@ -25,13 +25,13 @@ class PackSegClsInputs(PackSegInputs):
             :class:`PackSegInputs` keys plus ``'img_id'``.
     """
 
-    def __init__(self,
-                 meta_keys: Sequence[str] = ('img_path', 'seg_map_path',
-                                             'ori_shape', 'img_shape',
-                                             'pad_shape', 'scale_factor',
-                                             'flip', 'flip_direction',
-                                             'reduce_zero_label', 'img_id')
-                 ) -> None:
+    def __init__(
+        self,
+        meta_keys: Sequence[str] = ('img_path', 'seg_map_path', 'ori_shape',
+                                    'img_shape', 'pad_shape', 'scale_factor',
+                                    'flip', 'flip_direction',
+                                    'reduce_zero_label', 'img_id')
+    ) -> None:
         super().__init__(meta_keys=meta_keys)
 
     def transform(self, results: dict) -> dict:

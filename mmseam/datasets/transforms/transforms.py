@@ -126,12 +126,11 @@ class ColorJitter(BaseTransform):
         rgb = np.ascontiguousarray(img[..., ::-1])
         if img.dtype == np.uint8:
             from PIL import Image
-            out = np.asarray(self._apply(Image.fromarray(rgb), order,
-                                         factors))
+            out = np.asarray(self._apply(Image.fromarray(rgb), order, factors))
         else:
             import torch
-            tensor = torch.from_numpy(rgb.astype(np.float32)).permute(
-                2, 0, 1) / 255.
+            tensor = torch.from_numpy(rgb.astype(np.float32)).permute(2, 0,
+                                                                      1) / 255.
             tensor = self._apply(tensor.clamp(0, 1), order, factors)
             out = (tensor.permute(1, 2, 0).numpy() * 255.).astype(img.dtype)
         results['img'] = np.ascontiguousarray(out[..., ::-1])
@@ -172,8 +171,8 @@ class RandomCropPad(BaseTransform):
 
     def __init__(self,
                  crop_size: Union[int, Tuple[int, int]] = (448, 448),
-                 pad_val: Union[float, Sequence[float]] = (103.53, 116.28,
-                                                           123.675),
+                 pad_val: Union[float,
+                                Sequence[float]] = (103.53, 116.28, 123.675),
                  seg_pad_val: int = 255) -> None:
         if isinstance(crop_size, int):
             crop_size = (crop_size, crop_size)
@@ -199,8 +198,8 @@ class RandomCropPad(BaseTransform):
         img_left, cont_left = self._axis(w, self.crop_size[1])
         return img_top, img_left, cont_top, cont_left
 
-    def _paste(self, arr: np.ndarray, fill, dtype, offsets: tuple,
-               ch: int, cw: int) -> np.ndarray:
+    def _paste(self, arr: np.ndarray, fill, dtype, offsets: tuple, ch: int,
+               cw: int) -> np.ndarray:
         img_top, img_left, cont_top, cont_left = offsets
         out = np.empty(self.crop_size + arr.shape[2:], dtype=dtype)
         out[...] = fill

@@ -172,12 +172,7 @@ class PreActBottleneckBlock(BaseModule):
         self.bn_branch2b1 = build_norm_layer(norm_cfg, quarter)[1]
         self.dropout_2b1 = nn.Dropout2d(dropout)
         self.conv_branch2b1 = nn.Conv2d(
-            quarter,
-            half,
-            3,
-            padding=dilation,
-            dilation=dilation,
-            bias=False)
+            quarter, half, 3, padding=dilation, dilation=dilation, bias=False)
         self.bn_branch2b2 = build_norm_layer(norm_cfg, half)[1]
         self.dropout_2b2 = nn.Dropout2d(dropout)
         self.conv_branch2b2 = nn.Conv2d(half, out_channels, 1, bias=False)
@@ -211,18 +206,18 @@ class ResNet38d(BaseModule):
     The official SEAM / PSA backbone (``network/resnet38d.py``), with the
     official module names:
 
-    ====================  ==================================  =====  ========
-    modules               block (in, mid, out)                 OS     dilation
-    ====================  ==================================  =====  ========
-    ``conv1a``            conv3x3 3 -> 64, bias-free           1      1
-    ``b2, b2_1, b2_2``    basic (64|128, 128, 128), s2 first   2      1
-    ``b3, b3_1, b3_2``    basic (128|256, 256, 256), s2 first  4      1
-    ``b4, b4_1..b4_5``    basic (256|512, 512, 512), s2 first  8      1
-    ``b5, b5_1, b5_2``    basic (512|1024, 512, 1024)          8      2 (*)
-    ``b6``                bottleneck 1024 -> 2048, drop 0.3    8      4
-    ``b7``                bottleneck 2048 -> 4096, drop 0.5    8      4
-    ``bn7``               BN + ReLU on the b7 output           8      -
-    ====================  ==================================  =====  ========
+    ==================  ===================================  ==  ========
+    modules             block (in, mid, out)                 OS  dilation
+    ==================  ===================================  ==  ========
+    ``conv1a``          conv3x3 3 -> 64, bias-free           1   1
+    ``b2, b2_1, b2_2``  basic (64|128, 128, 128), s2 first   2   1
+    ``b3, b3_1, b3_2``  basic (128|256, 256, 256), s2 first  4   1
+    ``b4, b4_1..b4_5``  basic (256|512, 512, 512), s2 first  8   1
+    ``b5, b5_1, b5_2``  basic (512|1024, 512, 1024)          8   2 (*)
+    ``b6``              bottleneck 1024 -> 2048, drop 0.3    8   4
+    ``b7``              bottleneck 2048 -> 4096, drop 0.5    8   4
+    ``bn7``             BN + ReLU on the b7 output           8   -
+    ==================  ===================================  ==  ========
 
     (*) ``b5``'s first 3x3 conv has dilation 1, its second one and both of
     ``b5_1``/``b5_2``'s convs dilation 2. The bottleneck blocks dilate only
@@ -295,43 +290,27 @@ class ResNet38d(BaseModule):
         - Output: tuple of ``len(out_indices)`` tensors, see the table above.
     """
 
-    arch_settings = dict(
-        # name: (kind, args)
-        b2=('basic', dict(in_channels=64, mid_channels=128,
-                          out_channels=128, stride=2)),
-        b2_1=('basic', dict(in_channels=128, mid_channels=128,
-                            out_channels=128)),
-        b2_2=('basic', dict(in_channels=128, mid_channels=128,
-                            out_channels=128)),
-        b3=('basic', dict(in_channels=128, mid_channels=256,
-                          out_channels=256, stride=2)),
-        b3_1=('basic', dict(in_channels=256, mid_channels=256,
-                            out_channels=256)),
-        b3_2=('basic', dict(in_channels=256, mid_channels=256,
-                            out_channels=256)),
-        b4=('basic', dict(in_channels=256, mid_channels=512,
-                          out_channels=512, stride=2)),
-        b4_1=('basic', dict(in_channels=512, mid_channels=512,
-                            out_channels=512)),
-        b4_2=('basic', dict(in_channels=512, mid_channels=512,
-                            out_channels=512)),
-        b4_3=('basic', dict(in_channels=512, mid_channels=512,
-                            out_channels=512)),
-        b4_4=('basic', dict(in_channels=512, mid_channels=512,
-                            out_channels=512)),
-        b4_5=('basic', dict(in_channels=512, mid_channels=512,
-                            out_channels=512)),
-        b5=('basic', dict(in_channels=512, mid_channels=512,
-                          out_channels=1024, first_dilation=1,
-                          dilation=2)),
-        b5_1=('basic', dict(in_channels=1024, mid_channels=512,
-                            out_channels=1024, dilation=2)),
-        b5_2=('basic', dict(in_channels=1024, mid_channels=512,
-                            out_channels=1024, dilation=2)),
-        b6=('bottleneck', dict(in_channels=1024, out_channels=2048,
-                               dilation=4)),
-        b7=('bottleneck', dict(in_channels=2048, out_channels=4096,
-                               dilation=4)),
+    # Blocks in order: (name, kind, in, mid, out, stride, first dilation,
+    # dilation); bottlenecks derive mid widths (out/4, out/2) themselves and
+    # dilate only their 3x3 conv.
+    arch_settings = (
+        ('b2', 'basic', 64, 128, 128, 2, 1, 1),
+        ('b2_1', 'basic', 128, 128, 128, 1, 1, 1),
+        ('b2_2', 'basic', 128, 128, 128, 1, 1, 1),
+        ('b3', 'basic', 128, 256, 256, 2, 1, 1),
+        ('b3_1', 'basic', 256, 256, 256, 1, 1, 1),
+        ('b3_2', 'basic', 256, 256, 256, 1, 1, 1),
+        ('b4', 'basic', 256, 512, 512, 2, 1, 1),
+        ('b4_1', 'basic', 512, 512, 512, 1, 1, 1),
+        ('b4_2', 'basic', 512, 512, 512, 1, 1, 1),
+        ('b4_3', 'basic', 512, 512, 512, 1, 1, 1),
+        ('b4_4', 'basic', 512, 512, 512, 1, 1, 1),
+        ('b4_5', 'basic', 512, 512, 512, 1, 1, 1),
+        ('b5', 'basic', 512, 512, 1024, 1, 1, 2),
+        ('b5_1', 'basic', 1024, 512, 1024, 1, 2, 2),
+        ('b5_2', 'basic', 1024, 512, 1024, 1, 2, 2),
+        ('b6', 'bottleneck', 1024, None, 2048, 1, 4, 4),
+        ('b7', 'bottleneck', 2048, None, 4096, 1, 4, 4),
     )
     # Block names of each freezable stage (see the class docstring).
     stage_blocks = (
@@ -369,8 +348,8 @@ class ResNet38d(BaseModule):
                 f'ResNet38d: frozen_stages must be in [-1, '
                 f'{len(self.stage_blocks) - 1}], got {frozen_stages}.')
         dropout_ratios = tuple(dropout_ratios)
-        if len(dropout_ratios) != 2 or not all(
-                0. <= p <= 1. for p in dropout_ratios):
+        if len(dropout_ratios) != 2 or not all(0. <= p <= 1.
+                                               for p in dropout_ratios):
             raise ValueError(
                 f'ResNet38d: dropout_ratios must be two probabilities (b6, '
                 f'b7), got {dropout_ratios}.')
@@ -385,20 +364,32 @@ class ResNet38d(BaseModule):
         self.conv1a = nn.Conv2d(in_channels, 64, 3, padding=1, bias=False)
         self.block_names: List[str] = []
         drop = dict(b6=dropout_ratios[0], b7=dropout_ratios[1])
-        for name, (kind, kwargs) in self.arch_settings.items():
+        for (name, kind, cin, mid, cout, stride, first_dilation,
+             dilation) in self.arch_settings:
             if kind == 'basic':
-                block = PreActResBlock(norm_cfg=norm_cfg, **kwargs)
+                block = PreActResBlock(
+                    cin,
+                    mid,
+                    cout,
+                    stride=stride,
+                    first_dilation=first_dilation,
+                    dilation=dilation,
+                    norm_cfg=norm_cfg)
             else:
                 block = PreActBottleneckBlock(
-                    dropout=drop[name], norm_cfg=norm_cfg, **kwargs)
+                    cin,
+                    cout,
+                    stride=stride,
+                    dilation=dilation,
+                    dropout=drop[name],
+                    norm_cfg=norm_cfg)
             self.add_module(name, block)
             self.block_names.append(name)
         self.bn7 = build_norm_layer(norm_cfg, 4096)[1]
 
         self._freeze()
 
-    def _run_block(self, block: nn.Module,
-                   x: Tensor) -> Tuple[Tensor, Tensor]:
+    def _run_block(self, block: nn.Module, x: Tensor) -> Tuple[Tensor, Tensor]:
         if self.with_cp and self.training and torch.is_grad_enabled():
             return cp.checkpoint(block, x, use_reentrant=False)
         return block(x)

@@ -1,2 +1,4 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-__all__ = []
+from .largefov_head import LargeFOVHead
+
+__all__ = ['LargeFOVHead']

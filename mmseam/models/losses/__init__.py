@@ -6,3 +6,6 @@ __all__ = [
     'MultiLabelSoftMarginLoss', 'MinPoolLoss', 'EquivariantRegLoss',
     'EquivariantCrossRegLoss'
 ]
+from .affinity_loss import AffinityLoss  # noqa: E402
+
+__all__ += ['AffinityLoss']

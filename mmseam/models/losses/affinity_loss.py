@@ -83,8 +83,8 @@ class AffinityLoss(nn.Module):
             and ``bg_count``, ``fg_count``, ``neg_count`` (label sums + eps,
             no gradient).
         """
-        for name, label in (('bg_pos', bg_pos), ('fg_pos', fg_pos),
-                            ('neg', neg)):
+        for name, label in (('bg_pos', bg_pos), ('fg_pos', fg_pos), ('neg',
+                                                                     neg)):
             if label.shape != aff.shape:
                 raise ValueError(
                     f'{_FILE}: AffinityLoss `{name}` has shape '

@@ -2,3 +2,6 @@
 from .seam import SEAM
 
 __all__ = ['SEAM']
+from .affinitynet import AffinityNet  # noqa: E402
+
+__all__ += ['AffinityNet']

@@ -77,7 +77,8 @@ def effective_radius(height: int, width: int, radius: int = 5) -> int:
     return max(int(radius), 1)
 
 
-def pair_regions(height: int, width: int,
+def pair_regions(height: int,
+                 width: int,
                  radius: int = 5) -> Tuple[Region, List[Region]]:
     """Slices of the source region and of each offset's target region.
 
@@ -137,7 +138,9 @@ def pair_affinity(feat: Tensor, radius: int = 5) -> Tensor:
     return torch.stack(affs, dim=1)
 
 
-def pairs_to_dense(aff: Tensor, height: int, width: int,
+def pairs_to_dense(aff: Tensor,
+                   height: int,
+                   width: int,
                    radius: int = 5) -> Tensor:
     """Dense symmetric affinity matrix from pair affinities.
 
@@ -161,8 +164,8 @@ def pairs_to_dense(aff: Tensor, height: int, width: int,
         aff = aff[None]
     src, dsts = pair_regions(height, width, radius)
     n, p = aff.shape[:2]
-    if p != len(dsts) or tuple(aff.shape[-2:]) != (
-            src[0].stop - src[0].start, src[1].stop - src[1].start):
+    if p != len(dsts) or tuple(aff.shape[-2:]) != (src[0].stop - src[0].start,
+                                                   src[1].stop - src[1].start):
         raise ValueError(
             f'{_FILE}: pair affinities of shape {tuple(aff.shape)} do not '
             f'match a {height}x{width} map with radius {radius} '
@@ -212,6 +215,8 @@ class AffinityNet(BaseModel):
             ``SegDataPreProcessor``.
         train_cfg (dict, optional): Unused, kept for config compatibility.
         test_cfg (dict, optional): Unused, kept for config compatibility.
+        pretrained (str, optional): Backbone checkpoint (mmseg style;
+            prefer the backbone's ``init_cfg``). Defaults to None.
         init_cfg (dict | list[dict], optional): Initialisation config.
     """
 
@@ -226,9 +231,14 @@ class AffinityNet(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
+                 pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if pretrained is not None:
+            backbone = dict(
+                backbone,
+                init_cfg=dict(type='Pretrained', checkpoint=pretrained))
         in_channels = tuple(in_channels)
         proj_channels = tuple(proj_channels)
         in_index = tuple(in_index)
@@ -253,8 +263,7 @@ class AffinityNet(BaseModel):
             nn.Conv2d(c_in, c_out, 1, bias=False)
             for c_in, c_out in zip(in_channels, proj_channels)
         ])
-        self.fuse = nn.Conv2d(
-            sum(proj_channels), out_channels, 1, bias=False)
+        self.fuse = nn.Conv2d(sum(proj_channels), out_channels, 1, bias=False)
         self.loss_aff = MODELS.build(loss_aff)
         if init_cfg is None:
             self._official_init()
@@ -282,8 +291,7 @@ class AffinityNet(BaseModel):
 
     def _forward(self,
                  inputs: Tensor,
-                 data_samples: Optional[List[SegDataSample]] = None
-                 ) -> Tensor:
+                 data_samples: Optional[List[SegDataSample]] = None) -> Tensor:
         """Compute the pixel embeddings.
 
         Args:
@@ -357,8 +365,8 @@ class AffinityNet(BaseModel):
         radius = self.pair_radius(h, w)
         return pairs_to_dense(pair_affinity(feat, radius), h, w, radius)
 
-    def _stack_labels(self, data_samples: List[SegDataSample],
-                      key: str, ref: Tensor) -> Tensor:
+    def _stack_labels(self, data_samples: List[SegDataSample], key: str,
+                      ref: Tensor) -> Tensor:
         labels = []
         for i, sample in enumerate(data_samples):
             if key not in sample:
@@ -406,10 +414,11 @@ class AffinityNet(BaseModel):
             losses[f'aff_{name}_cnt'] = terms[f'{name}_count']
         return losses
 
-    def predict(self,
-                inputs: Tensor,
-                data_samples: Optional[List[SegDataSample]] = None
-                ) -> List[SegDataSample]:
+    def predict(
+        self,
+        inputs: Tensor,
+        data_samples: Optional[List[SegDataSample]] = None
+    ) -> List[SegDataSample]:
         """Attach the affinity features to the data samples.
 
         Args:
@@ -427,11 +436,12 @@ class AffinityNet(BaseModel):
             sample.set_data(dict(aff_feat=f))
         return data_samples
 
-    def forward(self,
-                inputs: Tensor,
-                data_samples: Optional[List[SegDataSample]] = None,
-                mode: str = 'tensor') -> Union[Dict[str, Tensor], Tensor,
-                                               List[SegDataSample]]:
+    def forward(
+        self,
+        inputs: Tensor,
+        data_samples: Optional[List[SegDataSample]] = None,
+        mode: str = 'tensor'
+    ) -> Union[Dict[str, Tensor], Tensor, List[SegDataSample]]:
         """Dispatch to :meth:`loss`, :meth:`predict` or :meth:`_forward`.
 
         Args:

@@ -77,10 +77,8 @@ def test_tap_shapes(backbone):
     with torch.no_grad():
         outs = backbone(torch.randn(1, 3, 64, 64))
     assert isinstance(outs, tuple)
-    assert [tuple(o.shape) for o in outs] == [(1, 256, 16, 16),
-                                              (1, 512, 8, 8),
-                                              (1, 1024, 8, 8),
-                                              (1, 4096, 8, 8)]
+    assert [tuple(o.shape) for o in outs] == [(1, 256, 16, 16), (1, 512, 8, 8),
+                                              (1, 1024, 8, 8), (1, 4096, 8, 8)]
     # every tap is a BN+ReLU output
     assert all(bool((o >= 0).all()) for o in outs)
     assert backbone.out_channels == (256, 512, 1024, 4096)
@@ -88,10 +86,8 @@ def test_tap_shapes(backbone):
     # odd sizes round up at each stride-2 layer: 67 -> 34 -> 17 -> 9
     with torch.no_grad():
         outs = backbone(torch.randn(2, 3, 67, 45))
-    assert [tuple(o.shape) for o in outs] == [(2, 256, 17, 12),
-                                              (2, 512, 9, 6),
-                                              (2, 1024, 9, 6),
-                                              (2, 4096, 9, 6)]
+    assert [tuple(o.shape) for o in outs] == [(2, 256, 17, 12), (2, 512, 9, 6),
+                                              (2, 1024, 9, 6), (2, 4096, 9, 6)]
 
 
 def test_taps_are_block_inputs(backbone):

@@ -1,0 +1,10 @@
+# SEAM, official recipe (spec 1.3): ResNet38d from ImageNet, PASCAL VOC 2012
+# train_aug (10,582 images), batch 8 on 1 GPU, 8 epochs (10,576 iterations),
+# crop 448, rescale 0.3 equivariance, PCM + cls + min-pool + ER + ECR.
+# Validation = CAM pseudo-label mIoU on VOC train (1,464 images, fine GT).
+_base_ = [
+    '../_base_/models/seam_wr38d.py',
+    '../_base_/datasets/voc12aug_cls.py',
+    'mmseg::_base_/default_runtime.py',
+    '../_base_/schedules/seam_sgd-poly_8e.py',
+]

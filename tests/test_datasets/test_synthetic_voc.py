@@ -1,0 +1,203 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+import importlib.util
+import json
+import os
+import os.path as osp
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mmseam.datasets.synthetic import (DECOY_GLYPHS, SYNTHETIC_CLASSES,
+                                       SYNTHETIC_METAINFO, SYNTHETIC_PALETTE,
+                                       glyph_mask, make_synthetic_voc,
+                                       render_sample, voc_colormap)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SMALL = dict(num_train=4, num_val=2, image_size=96)
+
+
+def read_tree(root):
+    """relative path -> bytes for every file under ``root``."""
+    files = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = osp.join(dirpath, name)
+            files[osp.relpath(path, root)] = open(path, 'rb').read()
+    return files
+
+
+def test_deterministic_for_a_seed(tmp_path):
+    make_synthetic_voc(str(tmp_path / 'a'), seed=3, **SMALL)
+    make_synthetic_voc(str(tmp_path / 'b'), seed=3, **SMALL)
+    make_synthetic_voc(str(tmp_path / 'c'), seed=4, **SMALL)
+    a, b, c = (read_tree(str(tmp_path / n)) for n in 'abc')
+    assert a == b
+    assert set(a) == set(c)
+    jpgs = [k for k in a if k.endswith('.jpg')]
+    assert len(jpgs) == 6
+    assert all(a[k] != c[k] for k in jpgs)
+    # Nothing but the three trees is left in the parent folder.
+    assert sorted(os.listdir(tmp_path)) == ['a', 'b', 'c']
+
+
+def test_layout_and_metainfo(synthetic_root):
+    root = synthetic_root
+    for sub in ('JPEGImages', 'Annotations', 'SegmentationClass',
+                'SegmentationClassAug'):
+        assert osp.isdir(osp.join(root, sub))
+    splits = {}
+    for name in ('train', 'train_aug', 'val'):
+        with open(osp.join(root, 'ImageSets/Segmentation', name + '.txt')) \
+                as f:
+            splits[name] = f.read().split()
+    assert splits['train'] == [f'train_{i:05d}' for i in range(8)]
+    assert splits['train_aug'] == splits['train']
+    assert splits['val'] == [f'val_{i:05d}' for i in range(4)]
+    with open(osp.join(root, 'metainfo.json')) as f:
+        meta = json.load(f)
+    assert tuple(meta['classes']) == SYNTHETIC_CLASSES
+    assert meta['palette'] == SYNTHETIC_PALETTE
+    assert meta['generator']['image_size'] == 128
+    img = Image.open(osp.join(root, 'JPEGImages', 'train_00000.jpg'))
+    assert img.size == (128, 128) and img.mode == 'RGB'
+    png = Image.open(osp.join(root, 'SegmentationClass', 'train_00000.png'))
+    assert png.mode == 'P' and png.size == (128, 128)
+    palette = np.array(png.getpalette()[:256 * 3]).reshape(-1, 3)
+    np.testing.assert_array_equal(palette[:6], SYNTHETIC_PALETTE)
+    np.testing.assert_array_equal(palette[255], [224, 224, 192])
+
+
+def test_masks_and_xml_agree(synthetic_root):
+    root = synthetic_root
+    ids = [f'train_{i:05d}'
+           for i in range(8)] + [f'val_{i:05d}' for i in range(4)]
+    for img_id in ids:
+        tree = ET.parse(osp.join(root, 'Annotations', img_id + '.xml'))
+        objs = tree.getroot().findall('object')
+        assert 1 <= len(objs) <= 3
+        names = {o.find('name').text for o in objs}
+        mask = np.asarray(
+            Image.open(osp.join(root, 'SegmentationClass', img_id + '.png')))
+        aug = np.asarray(
+            Image.open(
+                osp.join(root, 'SegmentationClassAug', img_id + '.png')))
+        np.testing.assert_array_equal(mask, aug)
+        values = set(np.unique(mask).tolist())
+        assert values <= set(range(len(SYNTHETIC_CLASSES))) | {255}
+        mask_names = {SYNTHETIC_CLASSES[v] for v in values - {0, 255}}
+        assert mask_names == names, img_id
+        # Every labelled pixel lies in a box of an object of its class.
+        covered = np.zeros_like(mask, dtype=bool)
+        for o in objs:
+            label = SYNTHETIC_CLASSES.index(o.find('name').text)
+            box = [
+                int(o.find('bndbox').find(k).text)
+                for k in ('xmin', 'ymin', 'xmax', 'ymax')
+            ]
+            win = np.zeros_like(covered)
+            win[box[1] - 1:box[3], box[0] - 1:box[2]] = True
+            covered |= win & (mask == label)
+        labelled = (mask > 0) & (mask < 255)
+        np.testing.assert_array_equal(covered, labelled)
+        # A thin ignore band exists on every label boundary.
+        assert (mask == 255).any()
+
+
+def test_render_sample_is_a_partial_cam_problem():
+    """Marks are small and inside their body; bodies are mostly unmarked."""
+    mark_frac = []
+    for i in range(20):
+        rng = np.random.default_rng(i)
+        img, mask, objects = render_sample(rng, image_size=160)
+        assert img.shape == (160, 160, 3) and img.dtype == np.uint8
+        assert mask.shape == (160, 160) and mask.dtype == np.uint8
+        for obj in objects:
+            x0, y0, x1, y1 = obj['mark_box']
+            inside = mask[y0 - 1:y1, x0 - 1:x1]
+            # The whole mark box lies in the object's (visible) body.
+            assert (inside == obj['label']).all()
+            area = np.count_nonzero(mask == obj['label'])
+            mark_frac.append(inside.size / area)
+    assert max(mark_frac) < 0.35
+    assert np.mean(mark_frac) < 0.15
+
+
+def test_glyphs_are_distinct():
+    names = list(SYNTHETIC_CLASSES[1:]) + list(DECOY_GLYPHS)
+    masks = {n: glyph_mask(n, 20) for n in names}
+    for n, m in masks.items():
+        assert m.dtype == bool and 20 < m.sum() < 400, n
+    # Each class mark differs clearly from every other class and decoy mark
+    # (the two decoys may look alike: neither is a class).
+    for i, a in enumerate(SYNTHETIC_CLASSES[1:]):
+        for b in names[i + 1:]:
+            assert np.count_nonzero(masks[a] ^ masks[b]) >= 40, (a, b)
+    with pytest.raises(ValueError, match='unknown glyph'):
+        glyph_mask('star', 10)
+
+
+def test_voc_colormap():
+    cmap = voc_colormap()
+    assert cmap.shape == (256, 3)
+    np.testing.assert_array_equal(cmap[:6], SYNTHETIC_PALETTE)
+    np.testing.assert_array_equal(cmap[15], [192, 128, 128])  # person
+    np.testing.assert_array_equal(cmap[20], [0, 64, 128])  # tvmonitor
+
+
+def test_refuses_non_empty_dir_unless_forced(tmp_path):
+    out = tmp_path / 'syn'
+    out.mkdir()  # an empty folder is fine
+    make_synthetic_voc(str(out), seed=0, **SMALL)
+    with pytest.raises(FileExistsError, match='--force'):
+        make_synthetic_voc(str(out), seed=1, **SMALL)
+    (out / 'keep.txt').write_text('user file')
+    make_synthetic_voc(str(out), seed=1, force=True, **SMALL)
+    assert not (out / 'keep.txt').exists()
+    with open(out / 'metainfo.json') as f:
+        assert json.load(f)['generator']['seed'] == 1
+    assert sorted(os.listdir(tmp_path)) == ['syn']
+    afile = tmp_path / 'file'
+    afile.write_text('x')
+    with pytest.raises(FileExistsError, match='not a directory'):
+        make_synthetic_voc(str(afile), **SMALL)
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match='image_size'):
+        make_synthetic_voc(str(tmp_path / 'x'), image_size=32)
+    with pytest.raises(ValueError, match='num_train'):
+        make_synthetic_voc(str(tmp_path / 'x'), num_train=0)
+    assert not (tmp_path / 'x').exists()
+
+
+def _load_cli():
+    path = osp.join(REPO, 'tools/dataset_converters/make_synthetic_voc.py')
+    spec = importlib.util.spec_from_file_location('make_synthetic_voc', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli(tmp_path, capsys):
+    cli = _load_cli()
+    out = str(tmp_path / 'cli')
+    argv = [
+        '--out', out, '--seed', '2', '--num-train', '3', '--num-val', '1',
+        '--size', '96'
+    ]
+    assert cli.main(argv) == 0
+    assert 'Wrote 3 train + 1 val images' in capsys.readouterr().out
+    expected = str(tmp_path / 'lib')
+    make_synthetic_voc(expected, seed=2, num_train=3, num_val=1, image_size=96)
+    assert read_tree(out) == read_tree(expected)
+    assert cli.main(argv) == 1
+    assert '--force' in capsys.readouterr().err
+    assert cli.main(argv + ['--force']) == 0
+
+
+def test_metainfo_constant():
+    assert SYNTHETIC_METAINFO['classes'] == SYNTHETIC_CLASSES
+    assert SYNTHETIC_METAINFO['palette'] == SYNTHETIC_PALETTE
+    assert len(SYNTHETIC_PALETTE) == len(SYNTHETIC_CLASSES)

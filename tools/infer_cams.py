@@ -1,0 +1,117 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+"""Multi-scale + flip CAM inference over a split (spec 1.4).
+
+    python tools/infer_cams.py CONFIG CHECKPOINT --out-dir DIR
+        [--split train] [--scales 0.5 1.0 1.5 2.0] [--no-flip]
+        [--bg-threshold 0.26] [--source pcm|cam] [--amp bf16|fp16]
+        [--overwrite] [--launcher none|pytorch|slurm|mpi]
+
+Writes ``DIR/cams/<id>.npz`` and ``DIR/pseudo_labels/<id>.png``. Finished
+images are skipped on a re-run, so a killed job just continues. Run it with
+``torchrun --nproc_per_node=N tools/infer_cams.py ... --launcher pytorch``
+to shard the split over GPUs/processes.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import mmseam  # noqa: E402,F401
+import torch  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import get_dist_info, init_dist  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+
+from mmseam.apis import infer_cams  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Multi-scale CAM inference')
+    p.add_argument('config')
+    p.add_argument('checkpoint')
+    p.add_argument('--out-dir', required=True)
+    p.add_argument(
+        '--split',
+        default=None,
+        help="split list: a name ('train' -> ImageSets/Segmentation/"
+        "train.txt under the data root) or a path; default: the config's "
+        'test split')
+    p.add_argument(
+        '--scales', type=float, nargs='+', default=[0.5, 1.0, 1.5, 2.0])
+    p.add_argument('--no-flip', action='store_true')
+    p.add_argument('--bg-threshold', type=float, default=None)
+    p.add_argument('--source', choices=['pcm', 'cam'], default=None)
+    p.add_argument('--amp', choices=['bf16', 'fp16'], default=None)
+    p.add_argument('--overwrite', action='store_true')
+    p.add_argument('--num-workers', type=int, default=2)
+    p.add_argument('--device', default=None)
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = p.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def split_dataset_cfg(cfg: Config, split=None):
+    """The test dataset config, optionally on another split list."""
+    ds = cfg.test_dataloader.dataset.copy()
+    if split:
+        if osp.isfile(split) or split.endswith('.txt'):
+            ds['ann_file'] = split
+        else:
+            ds['ann_file'] = osp.join('ImageSets', 'Segmentation',
+                                      f'{split}.txt')
+    return ds
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for path, what in ((args.config, 'config'), (args.checkpoint,
+                                                 'checkpoint')):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{what} file {path!r} does not exist')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.launcher != 'none':
+        init_dist(args.launcher)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    from mmseg.apis import init_model
+    from mmseg.registry import DATASETS
+    rank, world = get_dist_info()
+    if args.device:
+        device = args.device
+    elif torch.cuda.is_available():
+        device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
+    else:
+        device = 'cpu'
+    model = init_model(cfg, args.checkpoint, device=device)
+    dataset = DATASETS.build(split_dataset_cfg(cfg, args.split))
+    amp = dict(bf16=torch.bfloat16, fp16=torch.float16).get(args.amp)
+    res = infer_cams(
+        model,
+        dataset,
+        args.out_dir,
+        scales=args.scales,
+        flip=not args.no_flip,
+        source=args.source,
+        bg_threshold=args.bg_threshold,
+        overwrite=args.overwrite,
+        amp_dtype=amp,
+        num_workers=args.num_workers)
+    if rank == 0:
+        print(f'\nCAM inference: {res["written"]} written, {res["skipped"]} '
+              f'already done (rank 0 of {world}), {res["total"]} images; '
+              f'outputs in {args.out_dir}')
+    return res
+
+
+if __name__ == '__main__':
+    main()
