@@ -20,8 +20,8 @@ import sys
 from dataclasses import replace
 
 import mmseam  # noqa: F401  (stubs mmcv._ext before mmseg is imported)
-from mmseam.apis import (CRF_PRESETS, CRFConfig, load_metainfo,
-                         read_split_ids, refine_split)
+from mmseam.apis import (CRF_PRESETS, CRFConfig, load_metainfo, read_split_ids,
+                         refine_split)
 
 
 def parse_args(argv=None):
@@ -46,7 +46,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--workers',
         type=int,
-        default=min(8, os.cpu_count() or 1),
+        default=min(8,
+                    os.cpu_count() or 1),
         help='CPU worker processes')
     parser.add_argument(
         '--overwrite',

@@ -127,7 +127,8 @@ def main(argv=None):
             if key in result:
                 out[key] = result[key]
         if 'curve' in result:
-            out['curve'] = [[t, m] for t, m in result['curve']]
+            out['curve'] = [[t, None if np.isnan(m) else m]
+                            for t, m in result['curve']]
         from mmseam.apis import atomic_write
         text = json.dumps(out, indent=2).encode()
         atomic_write(args.out_json, lambda f: f.write(text))

@@ -46,7 +46,7 @@ def parse_args(argv=None):
         default=None,
         help="split list: a name ('train_aug' -> ImageSets/Segmentation/"
         "train_aug.txt under the data root) or a path; default: the "
-        "config's test split")
+        "split of the config's rw_dataloader (else test_dataloader)")
     p.add_argument(
         '--preset',
         choices=sorted(RW_PRESETS),
@@ -82,8 +82,14 @@ def parse_args(argv=None):
 
 
 def split_dataset_cfg(cfg: Config, split=None) -> dict:
-    """The test dataset config without pipeline, optionally on a split."""
-    ds = cfg.test_dataloader.dataset.copy()
+    """The random-walk dataset config without pipeline, optionally on a
+    split: ``rw_dataloader.dataset`` (else ``test_dataloader.dataset``)."""
+    loader = cfg.get('rw_dataloader') or cfg.get('test_dataloader')
+    if not loader or 'dataset' not in loader:
+        raise KeyError(f'{cfg.filename}: no `rw_dataloader.dataset` (or '
+                       '`test_dataloader.dataset`) naming the images to '
+                       'random-walk; add one to the config.')
+    ds = loader['dataset'].copy()
     if split:
         if osp.isfile(split) or split.endswith('.txt'):
             ds['ann_file'] = split

@@ -36,7 +36,8 @@ __all__ = [
 PathType = Union[str, 'os.PathLike[str]']
 
 
-def atomic_write(path: PathType, write_fn: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: PathType, write_fn: Callable[[IO[bytes]],
+                                                    None]) -> None:
     """Write a file atomically.
 
     ``write_fn`` receives a binary file object of a temporary file created in
@@ -102,8 +103,7 @@ def save_cam(path: PathType, cams: np.ndarray, labels: Sequence[int]) -> None:
     cams16 = cams.astype(np.float16)
     labels64 = labels.astype(np.int64)
     atomic_write(
-        path,
-        lambda f: np.savez_compressed(f, cams=cams16, labels=labels64))
+        path, lambda f: np.savez_compressed(f, cams=cams16, labels=labels64))
 
 
 def _load_npz(path: PathType, keys: Sequence[str], hint: str) -> dict:
@@ -113,9 +113,8 @@ def _load_npz(path: PathType, keys: Sequence[str], hint: str) -> dict:
         with np.load(path) as data:
             missing = [k for k in keys if k not in data.files]
             if missing:
-                raise KeyError(
-                    f'{path} lacks the array(s) {missing} (has '
-                    f'{data.files}). {hint}')
+                raise KeyError(f'{path} lacks the array(s) {missing} (has '
+                               f'{data.files}). {hint}')
             return {k: data[k] for k in keys}
     except (OSError, ValueError) as e:
         raise OSError(f'{path} is not a readable npz file ({e}); delete it '
@@ -140,8 +139,8 @@ def load_cam(path: PathType) -> Tuple[np.ndarray, np.ndarray]:
     return cams.astype(np.float32), labels.astype(np.int64)
 
 
-def cam_to_score_map(cams: np.ndarray, labels: Sequence[int],
-                     num_classes: int, bg_threshold: float) -> np.ndarray:
+def cam_to_score_map(cams: np.ndarray, labels: Sequence[int], num_classes: int,
+                     bg_threshold: float) -> np.ndarray:
     """Scatter the CAMs of present classes into a full score map.
 
     Args:

@@ -169,8 +169,7 @@ def bg_alpha_scores(cams: np.ndarray, alpha: float) -> np.ndarray:
     if cams.shape[0] == 0:
         bg = np.ones((1, ) + cams.shape[1:], dtype=np.float32)
     else:
-        bg = np.power(1 - cams.max(axis=0, keepdims=True),
-                      np.float32(alpha))
+        bg = np.power(1 - cams.max(axis=0, keepdims=True), np.float32(alpha))
     return np.concatenate([bg.astype(np.float32), cams], axis=0)
 
 

@@ -16,7 +16,7 @@ split).
 """
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -44,8 +44,8 @@ def _iou_metric():
 
 
 def best_fg_class_and_score(
-        fg_scores: torch.Tensor,
-        fg_classes: Optional[torch.Tensor] = None
+    fg_scores: torch.Tensor,
+    fg_classes: Optional[torch.Tensor] = None
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Per-pixel best foreground class and its score.
 
@@ -70,8 +70,7 @@ def best_fg_class_and_score(
                          f'{tuple(fg_classes.shape)}.')
     if k == 0:
         shape = fg_scores.shape[1:]
-        return (torch.zeros(shape, dtype=torch.long,
-                            device=fg_scores.device),
+        return (torch.zeros(shape, dtype=torch.long, device=fg_scores.device),
                 torch.full(shape, float('-inf'), device=fg_scores.device))
     fg_scores = fg_scores.float()
     idx = fg_scores.argmax(dim=0)
@@ -144,7 +143,8 @@ def sweep_intersect_and_union(fg_scores: torch.Tensor,
             continue
         offset = (bucket[sel] - b0) * num_classes
         inter, _, pred, label = iou_metric.intersect_and_union(
-            offset + cls[sel], offset + gt[sel], (b1 - b0) * num_classes,
+            offset + cls[sel],
+            offset + gt[sel], (b1 - b0) * num_classes,
             ignore_index=-1)
         shape = (b1 - b0, num_classes)
         hists[0, b0:b1] = inter.reshape(shape)
@@ -161,8 +161,8 @@ def sweep_intersect_and_union(fg_scores: torch.Tensor,
     area_label = h_label.sum(0, keepdim=True).expand(num_t, -1).clone()
     area_union = area_pred + area_label - area_intersect
     inverse = torch.argsort(order)
-    return tuple(a[inverse] for a in (area_intersect, area_union, area_pred,
-                                      area_label))
+    return tuple(a[inverse]
+                 for a in (area_intersect, area_union, area_pred, area_label))
 
 
 def areas_to_metrics(areas: Areas,
@@ -268,8 +268,8 @@ def summarize_sweep(areas: Areas,
         class_names = [str(i) for i in range(len(per_t[best]['IoU']))]
     if log_curve:
         print_log(
-            'mIoU vs background threshold:\n' + '\n'.join(
-                f'  t={t:.2f}: {m:.2f}' for t, m in curve),
+            'mIoU vs background threshold:\n' +
+            '\n'.join(f'  t={t:.2f}: {m:.2f}' for t, m in curve),
             logger=logger)
     print_log(
         f'best background threshold {thresholds[best]:.2f}: mIoU '
@@ -278,14 +278,13 @@ def summarize_sweep(areas: Areas,
          if bg_threshold is not None else ''),
         logger=logger)
     print_log(
-        'per class results:\n' + format_iou_table(class_names,
-                                                  per_t[best]),
+        'per class results:\n' + format_iou_table(class_names, per_t[best]),
         logger=logger)
     return result
 
 
-def _check_files(ids: Sequence[str], pred_dir: str, pred_ext: str,
-                 gt_dir: str, gt_ext: str, what: str) -> None:
+def _check_files(ids: Sequence[str], pred_dir: str, pred_ext: str, gt_dir: str,
+                 gt_ext: str, what: str) -> None:
     missing_pred = [
         osp.join(pred_dir, f'{i}{pred_ext}') for i in ids
         if not osp.isfile(osp.join(pred_dir, f'{i}{pred_ext}'))
@@ -400,8 +399,9 @@ def evaluate_pseudo_labels(pred_dir: str,
         class_names = [str(i) for i in range(num_classes)]
     if type == 'png':
         metrics = areas_to_metrics(tuple(t[0] for t in totals), nan_to_num)
-        print_log(f'mIoU {metrics["mIoU"]:.2f} over {len(ids)} images',
-                  logger=logger)
+        print_log(
+            f'mIoU {metrics["mIoU"]:.2f} over {len(ids)} images',
+            logger=logger)
         print_log(
             'per class results:\n' + format_iou_table(class_names, metrics),
             logger=logger)

@@ -15,6 +15,7 @@ Dunder names (``__file__``, ``__path__``, ...) are never faked, so
 With full mmcv installed nothing is stubbed.
 """
 import importlib
+import importlib.machinery
 import sys
 import types
 import warnings
@@ -93,6 +94,9 @@ def ensure_mmcv_ext() -> bool:
     stub = _MMCVExtStub('mmcv._ext', 'mmseam stub for the missing compiled '
                         'mmcv extension; see mmseam.utils.mmcv_compat')
     setattr(stub, _STUB_FLAG, True)
+    # A spec without a loader: importlib/pkgutil see a module that cannot be
+    # loaded, so mmengine's ``mmcv_full_available()`` answers False.
+    stub.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', loader=None)
     sys.modules['mmcv._ext'] = stub
     import mmcv
     mmcv._ext = stub

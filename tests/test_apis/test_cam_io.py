@@ -153,11 +153,9 @@ def test_load_metainfo_json(tmp_path):
     assert meta['classes'] == ('background', 'cat', 'dog')
     assert meta['palette'] == voc_colormap(3)
     path.write_text(
-        json.dumps(
-            dict(classes=['bg', 'a'], palette=[[1, 2, 3], [4, 5, 6]])))
+        json.dumps(dict(classes=['bg', 'a'], palette=[[1, 2, 3], [4, 5, 6]])))
     assert load_metainfo(path)['palette'] == [[1, 2, 3], [4, 5, 6]]
-    path.write_text(json.dumps(dict(classes=['bg', 'a'], palette=[[1, 2,
-                                                                  3]])))
+    path.write_text(json.dumps(dict(classes=['bg', 'a'], palette=[[1, 2, 3]])))
     with pytest.raises(ValueError, match='palette has 1 colours'):
         load_metainfo(path)
     path.write_text(json.dumps(dict(names=['bg'])))
@@ -167,9 +165,10 @@ def test_load_metainfo_json(tmp_path):
 
 def test_load_metainfo_config(tmp_path):
     cfg = tmp_path / 'cfg.py'
-    cfg.write_text("train_dataloader = dict(dataset=dict(type='RepeatDataset',"
-                   " times=2, dataset=dict(type='X', metainfo=dict("
-                   "classes=('bg', 'obj'), palette=[[0, 0, 0], [9, 9, 9]]))))\n")
+    cfg.write_text(
+        "train_dataloader = dict(dataset=dict(type='RepeatDataset',"
+        " times=2, dataset=dict(type='X', metainfo=dict("
+        "classes=('bg', 'obj'), palette=[[0, 0, 0], [9, 9, 9]]))))\n")
     meta = load_metainfo(cfg)
     assert meta == dict(classes=('bg', 'obj'), palette=[[0, 0, 0], [9, 9, 9]])
     # a registered dataset type: its METAINFO

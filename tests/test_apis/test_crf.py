@@ -205,8 +205,7 @@ def test_refine_split_outputs_and_resume(tmp_path):
             assert scores.shape == (3, 8, 10)
             np.testing.assert_allclose(scores.sum(0), 1, atol=2e-3)
             png = load_label_png(osp.join(png_dir, f'{img_id}.png'))
-            np.testing.assert_array_equal(png,
-                                          labels[scores.argmax(0)])
+            np.testing.assert_array_equal(png, labels[scores.argmax(0)])
             # the confident right half is the image's first class
             assert (png[:, 5:] == i + 1).all()
         # la=4 keeps more foreground than ha=24 would remove: alpha 24
@@ -228,7 +227,10 @@ def test_refine_split_outputs_and_resume(tmp_path):
     os.remove(osp.join(crf_output_dirs(out_dir, 24)[1], 'img1.png'))
     res = refine_split(ids, cam_dir, img_dir, out_dir, workers=1, **kw)
     assert res == dict(processed=1, skipped=2)
-    assert {k: v[0] for k, v in read_outputs(out_dir, ids).items()} == {
+    assert {
+        k: v[0]
+        for k, v in read_outputs(out_dir, ids).items()
+    } == {
         k: v[0]
         for k, v in first.items()
     }
@@ -237,7 +239,10 @@ def test_refine_split_outputs_and_resume(tmp_path):
         ids, cam_dir, img_dir, out_dir, workers=2, overwrite=True, **kw)
     assert res == dict(processed=3, skipped=0)
     again = read_outputs(out_dir, ids)
-    assert {k: v[0] for k, v in again.items()} == {
+    assert {
+        k: v[0]
+        for k, v in again.items()
+    } == {
         k: v[0]
         for k, v in first.items()
     }
@@ -246,11 +251,15 @@ def test_refine_split_outputs_and_resume(tmp_path):
 def test_refine_split_errors(tmp_path):
     img_dir, cam_dir, ids = make_split(tmp_path)
     with pytest.raises(FileNotFoundError, match='run CAM inference'):
-        refine_split(ids + ['nope'], cam_dir, img_dir, str(tmp_path / 'o'),
-                     progress=False)
+        refine_split(
+            ids + ['nope'],
+            cam_dir,
+            img_dir,
+            str(tmp_path / 'o'),
+            progress=False)
     with pytest.raises(FileNotFoundError, match='img0.jpg'):
-        refine_split(ids, cam_dir, img_dir, str(tmp_path / 'o'),
-                     progress=False)
+        refine_split(
+            ids, cam_dir, img_dir, str(tmp_path / 'o'), progress=False)
 
 
 def load_tool():
@@ -274,8 +283,8 @@ def test_crf_refine_tool(tmp_path):
     tool = load_tool()
     argv = [
         '--cam-dir', cam_dir, '--img-dir', img_dir, '--split-file',
-        str(split), '--out-dir', out_dir, '--alphas', '4', '24',
-        '--workers', '1', '--img-suffix', '.png', '--metainfo',
+        str(split), '--out-dir', out_dir, '--alphas', '4', '24', '--workers',
+        '1', '--img-suffix', '.png', '--metainfo',
         str(meta), '--t', '2', '--no-progress'
     ]
     assert tool.main(argv) == dict(processed=2, skipped=0)
@@ -286,8 +295,13 @@ def test_crf_refine_tool(tmp_path):
         assert im.getpalette()[:18] == sum(palette, [])
     # same result as the API with the same parameters
     api_out = str(tmp_path / 'api')
-    refine_split(['a', 'b'], cam_dir, img_dir, api_out,
-                 crf_cfg=CRFConfig(t=2), img_suffix='.png', progress=False)
+    refine_split(['a', 'b'],
+                 cam_dir,
+                 img_dir,
+                 api_out,
+                 crf_cfg=CRFConfig(t=2),
+                 img_suffix='.png',
+                 progress=False)
     for img_id in ('a', 'b'):
         for alpha in (4, 24):
             a = load_crf_scores(

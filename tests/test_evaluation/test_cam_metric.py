@@ -49,8 +49,7 @@ def test_metric_analytic_and_channel0_ignored():
 def random_split(rng, n=3, h=6, w=7):
     items = []
     for i in range(n):
-        present = np.sort(rng.choice([1, 2, 3], size=1 + i % 3,
-                                     replace=False))
+        present = np.sort(rng.choice([1, 2, 3], size=1 + i % 3, replace=False))
         cams = rng.rand(len(present), h, w).astype(np.float16)
         gt = rng.randint(0, 4, (h, w))
         gt[0, 0] = 255

@@ -58,9 +58,11 @@ def analytic_curve():
     CAM of class 1 = 0.045, 0.095, ..., 0.495 over the 10 pixels (half-way
     between thresholds, so float16 storage cannot move them across one);
     class 2 is present in the CAM file but all zero. At threshold j/100 the
-    k = j // 5 lowest pixels are background: k <= 5 -> IoU1 = 5/(10-k), IoU0 = k/5;
-    k >= 5 -> IoU1 = (10-k)/5, IoU0 = 5/k. Class 2 never appears (NaN,
-    skipped like IoUMetric does). Best: k = 5, i.e. t = 0.25, mIoU 100.
+    k = j // 5 lowest pixels are background:
+    k <= 5 -> IoU1 = 5/(10-k), IoU0 = k/5;
+    k >= 5 -> IoU1 = (10-k)/5, IoU0 = 5/k.
+    Class 2 never appears (NaN, skipped like IoUMetric does).
+    Best: k = 5, i.e. t = 0.25, mIoU 100.
     """
     curve = []
     for j in range(60):
@@ -110,13 +112,12 @@ def slow_sweep(fg_scores, fg_classes, gt, num_classes, thresholds):
     for t in thresholds:
         full[0] = float(np.float32(t))
         rows.append(
-            IoUMetric.intersect_and_union(full.argmax(0), gt, num_classes,
-                                          255))
+            IoUMetric.intersect_and_union(
+                full.argmax(0), gt, num_classes, 255))
     return tuple(torch.stack(r) for r in zip(*rows))
 
 
-@pytest.mark.parametrize('num_classes,k', [(21, 3), (5, 4), (151, 2),
-                                           (4, 0)])
+@pytest.mark.parametrize('num_classes,k', [(21, 3), (5, 4), (151, 2), (4, 0)])
 def test_sweep_equals_slow_loop(num_classes, k):
     g = torch.Generator().manual_seed(num_classes + k)
     scores = torch.rand(k, 9, 11, generator=g)
@@ -137,8 +138,8 @@ def test_missing_files_are_named(tmp_path):
     gt, cams = analytic_case()
     write_gt(tmp_path / 'gt', ['x', 'y'], [gt, gt])
     save_cam(tmp_path / 'cam' / 'x.npz', cams, [1, 2])
-    with pytest.raises(FileNotFoundError,
-                       match=r'y\.npz.*run inference on this split'):
+    with pytest.raises(
+            FileNotFoundError, match=r'y\.npz.*run inference on this split'):
         evaluate_pseudo_labels(
             str(tmp_path / 'cam'),
             str(tmp_path / 'gt'), ['x', 'y'],

@@ -1,6 +1,7 @@
 # Copyright (c) mmseam contributors. All rights reserved.
 """AffinityNet model and AffinityLoss."""
 import math
+import os.path as osp
 
 import mmseam  # noqa: F401
 import numpy as np
@@ -280,3 +281,46 @@ def test_affinitynet_predict_and_label_mismatch():
     batch = model.data_preprocessor(data, True)
     with pytest.raises(ValueError, match='match the backbone'):
         model.loss(batch['inputs'][..., :80], batch['data_samples'])
+
+
+def test_official_config_pipeline_and_model(tmp_path):
+    """The shipped config: 448 crops give 34 x 52 x 48 pair labels, and the
+    model has the official new layers."""
+    import mmcv
+    from mmengine.config import Config
+
+    from mmseam.apis.cam_io import save_crf_scores
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(
+        osp.join(repo, 'configs', 'affinity',
+                 'affinitynet_wr38d_1xb8-8e_voc12aug-448x448.py'))
+    assert cfg.custom_imports['imports'] == ['mmseam']
+    assert cfg.train_dataloader.batch_size == 8
+    assert cfg.train_cfg.max_epochs == 8
+    assert cfg.optim_wrapper.optimizer.lr == 0.01
+    assert cfg.optim_wrapper.optimizer.weight_decay == 5e-4
+    rng = np.random.default_rng(0)
+    h, w = 300, 500
+    img_path = str(tmp_path / 'JPEGImages' / 'x1.jpg')
+    mmcv.imwrite(rng.integers(0, 255, (h, w, 3)).astype(np.uint8), img_path)
+    for sub in ('la', 'ha'):
+        scores = rng.random((3, h, w)).astype(np.float32)
+        save_crf_scores(str(tmp_path / sub / 'x1.npz'), scores, [0, 2, 9])
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    pipeline[1].update(
+        la_dir=str(tmp_path / 'la'), ha_dir=str(tmp_path / 'ha'))
+    packed = Compose(pipeline)(dict(img_path=img_path))
+    assert packed['inputs'].shape == (3, 448, 448)
+    sample = packed['data_samples']
+    assert sample.aff_bg_pos.shape == (34, 52, 48)
+    # 148 of the 448 rows are padding (at a random offset): at least 17 of
+    # the 56 cell rows hold no score and are ignored
+    assert (sample.aff_label == 255).all(dim=1).sum() >= 17
+    assert set(sample.aff_label.unique().tolist()) <= {0, 2, 9, 255}
+
+    model = MODELS.build(cfg.model)
+    assert [tuple(c.weight.shape) for c in model.proj] == [(64, 512, 1, 1),
+                                                           (128, 1024, 1, 1),
+                                                           (256, 4096, 1, 1)]
+    assert tuple(model.fuse.weight.shape) == (448, 448, 1, 1)
+    assert model.backbone.frozen_stages == 1 and model.backbone.norm_eval

@@ -34,8 +34,7 @@ def voc(tmp_path):
     (root / 'ImageSets' / 'Segmentation' / 'train.txt').write_text('a\nb\n')
     rng = np.random.RandomState(0)
     for img_id in ('a', 'b'):
-        save_label_png(root / 'SegmentationClass' / f'{img_id}.png', GT,
-                       None)
+        save_label_png(root / 'SegmentationClass' / f'{img_id}.png', GT, None)
         save_label_png(tmp_path / 'png' / f'{img_id}.png', PRED, None)
         cams = rng.rand(2, 4, 4).astype(np.float32)
         save_cam(tmp_path / 'cam' / f'{img_id}.npz', cams, [1, 2])
@@ -120,8 +119,7 @@ def test_bg_threshold_split_and_default_classes(voc, tmp_path):
 
 def test_missing_prediction_names_file(voc):
     tmp_path, root, meta = voc
-    (root / 'ImageSets' / 'Segmentation' / 'train.txt').write_text(
-        'a\nb\nc\n')
+    (root / 'ImageSets' / 'Segmentation' / 'train.txt').write_text('a\nb\nc\n')
     tool = load_tool()
     with pytest.raises(FileNotFoundError, match=r'c\.npz.*run inference'):
         tool.main([

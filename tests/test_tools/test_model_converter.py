@@ -484,7 +484,8 @@ def test_cli_error_exits_with_message(tmp_path, monkeypatch):
     with open(bad, 'wb') as f:
         f.write(b'xx')
     monkeypatch.setattr(
-        sys, 'argv', ['seam_official_to_mmseam.py', bad,
-                      str(tmp_path / 'o.pth')])
+        sys, 'argv',
+        ['seam_official_to_mmseam.py', bad,
+         str(tmp_path / 'o.pth')])
     with pytest.raises(SystemExit, match='error: .*broken.params.*0x112'):
         converter.main()

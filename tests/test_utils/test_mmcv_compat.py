@@ -47,6 +47,8 @@ def test_stub_installed_when_ext_missing(tmp_path):
         assert ensure_mmcv_ext() is True          # idempotent
         assert not hasattr(ext, '__file__')       # dunders are not faked
         inspect.getmodule(ext)                    # inspect keeps working
+        from mmengine.utils.dl_utils import mmcv_full_available
+        assert mmcv_full_available() is False     # stub is not full mmcv
         from mmcv.ops import sigmoid_focal_loss
         try:
             sigmoid_focal_loss(torch.zeros(2, 3), torch.zeros(2).long())

@@ -35,9 +35,9 @@ Usage::
 
     python tools/model_converters/seam_official_to_mmseam.py \\
         ilsvrc-cls_rna-a1_cls1000_ep-0001.params \\
-        pretrain/resnet38d_a1_imagenet_mmseam.pth
+        pretrained/resnet38d_ilsvrc_mmseam.pth
     python tools/model_converters/seam_official_to_mmseam.py \\
-        resnet38_SEAM.pth pretrain/seam_resnet38d_voc_mmseam.pth \\
+        resnet38_SEAM.pth pretrained/seam_resnet38d_voc_mmseam.pth \\
         --num-classes 21
 
 Load an ``imagenet`` result with

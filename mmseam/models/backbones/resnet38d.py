@@ -28,7 +28,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 __all__ = ['ResNet38d', 'PreActResBlock', 'PreActBottleneckBlock']
 
 ConfigType = Dict
-OptConfigType = Optional[Dict]
 MultiConfig = Optional[Union[Dict, List[Dict]]]
 
 

@@ -52,7 +52,8 @@ class LargeFOVHead(BaseDecodeHead):
                  dilation: int = 12,
                  dropout_ratio: float = 0.5,
                  dropout_type: str = 'element',
-                 norm_cfg: Optional[dict] = dict(type='BN', requires_grad=True),
+                 norm_cfg: Optional[dict] = dict(
+                     type='BN', requires_grad=True),
                  init_cfg: Optional[Union[dict, List[dict]]] = dict(
                      type='Kaiming',
                      mode='fan_out',

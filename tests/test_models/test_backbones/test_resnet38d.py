@@ -109,16 +109,19 @@ def test_taps_are_block_inputs(backbone):
 
 
 def test_out_indices(backbone):
-    model = ResNet38d(out_indices=(1, 3))
-    model.load_state_dict(backbone.state_dict())
-    model.eval()
     x = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
-        sub = model(x)
         full = backbone(x)
+        backbone.out_indices = (1, 3)
+        try:
+            sub = backbone(x)
+        finally:
+            backbone.out_indices = (0, 1, 2, 3)
     assert len(sub) == 2
     torch.testing.assert_close(sub[0], full[1], rtol=0, atol=0)
     torch.testing.assert_close(sub[1], full[3], rtol=0, atol=0)
+    with torch.device('meta'):
+        assert ResNet38d(out_indices=[2]).out_indices == (2, )
 
 
 def test_layer_layout():

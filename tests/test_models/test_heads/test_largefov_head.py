@@ -121,8 +121,8 @@ def test_encoder_decoder_with_largefov():
     samples = []
     for _ in range(2):
         ds = SegDataSample(
-            metainfo=dict(img_shape=(48, 56), ori_shape=(48, 56),
-                          pad_shape=(48, 56)))
+            metainfo=dict(
+                img_shape=(48, 56), ori_shape=(48, 56), pad_shape=(48, 56)))
         ds.gt_sem_seg = PixelData(data=torch.randint(0, 5, (1, 48, 56)))
         samples.append(ds)
     data = model.data_preprocessor(
