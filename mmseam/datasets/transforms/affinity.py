@@ -26,7 +26,7 @@ mmcv geometric transforms that handle ``seg_fields`` (``RandomFlip``) move
 them with the image.
 """
 import os.path as osp
-from typing import Optional, Sequence, Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import numpy as np
 import torch
