@@ -1,2 +1,4 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-__all__ = []
+from .pseudo_label_hook import PseudoLabelHook
+
+__all__ = ['PseudoLabelHook']
