@@ -33,6 +33,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--show-dir', help='write painted prediction images into this dir')
     parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time augmentation: use the config\'s tta_pipeline and '
+        'tta_model (e.g. multi-scale + flip, optional CRF)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -71,6 +76,13 @@ def build_cfg(args) -> Config:
             hooks.visualization.interval = 1
         vis = cfg.visualizer
         vis['save_dir'] = args.show_dir
+    if args.tta:
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            raise ValueError(f'--tta needs `tta_model` and `tta_pipeline` in '
+                             f'{args.config}')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
     return cfg

@@ -72,8 +72,6 @@ def seam_cfg(data_root,
         dict(type='RandomCropPad', crop_size=CROP),
         dict(type='PackSegClsInputs')
     ]
-    if crash_after is not None or deterministic:
-        cfg.train_cfg.val_interval = max_epochs + 1  # no validation needed
     if deterministic:
         # no random augmentation and no dropout: a resumed run must then
         # reproduce an uninterrupted one bit for bit
@@ -104,6 +102,8 @@ def seam_cfg(data_root,
         type='EpochBasedTrainLoop',
         max_epochs=max_epochs,
         val_interval=max_epochs)
+    if crash_after is not None or deterministic:
+        cfg.train_cfg.val_interval = max_epochs + 1  # no validation needed
     cfg.param_scheduler[0].end = max_epochs
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint.max_keep_ckpts = 5

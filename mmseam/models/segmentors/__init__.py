@@ -1,7 +1,6 @@
 # Copyright (c) mmseam contributors. All rights reserved.
+from .affinitynet import AffinityNet
+from .crf_tta import CRFSegTTAModel
 from .seam import SEAM
 
-__all__ = ['SEAM']
-from .affinitynet import AffinityNet  # noqa: E402
-
-__all__ += ['AffinityNet']
+__all__ = ['SEAM', 'AffinityNet', 'CRFSegTTAModel']
