@@ -27,7 +27,7 @@ test: install
 	$(PYTHON) -m pytest -q tests
 
 demo: install
-	$(PYTHON) tools/run_demo.py --work-dir $(DEMO_DIR)
+	$(PYTHON) tools/run_pipeline.py --preset synthetic --work-dir $(DEMO_DIR)
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
