@@ -147,6 +147,5 @@ default_hooks = dict(
         interval=1,
         max_keep_ckpts=2,
         save_last=True),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=None)
+    sampler_seed=dict(type='DistSamplerSeedHook'))
 auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -63,7 +63,6 @@ train_pipeline = [
         keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=1.0),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='Pad', size=crop_size, pad_val=0, seg_pad_val=255),
     dict(type='PackSegInputs')
 ]
 train_dataloader = dict(

@@ -75,6 +75,8 @@ class SEAM(BaseSegmentor):
             when they are known, default True), ``resize_mode`` (how scaled
             inputs are made, default 'bilinear').
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
+        pretrained (str, optional): Backbone checkpoint (mmseg's legacy
+            shortcut for ``backbone.init_cfg``).
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -96,9 +98,14 @@ class SEAM(BaseSegmentor):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
+                 pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if pretrained is not None:  # mmseg's legacy shortcut
+            backbone = dict(backbone)
+            backbone['init_cfg'] = dict(
+                type='Pretrained', checkpoint=pretrained)
         if num_classes < 2:
             raise ValueError(
                 f'SEAM needs num_classes >= 2 (background + at least one '
