@@ -45,7 +45,8 @@ PRESETS = dict(
         '224x224.py',
         stage2='configs/deeplab/deeplabv1-largefov_r18-d8_1xb8-6e_synthvoc-'
         'pseudo-224x224.py',
-        label_split='train',  # images that get pseudo labels (scored too)
+        label_split='train',  # images that get pseudo labels
+        eval_split='train',  # images whose pseudo labels are scored
         crf_workers=2,
         infer_workers=0),
     voc=dict(
@@ -58,6 +59,7 @@ PRESETS = dict(
         stage2='configs/deeplab/deeplabv1-largefov_wr38d_2xb5-20k_voc12aug-'
         'pseudo-448x448.py',
         label_split='train_aug',
+        eval_split='train',  # 1,464 images with fine masks (official)
         crf_workers=8,
         infer_workers=4),
 )
@@ -271,8 +273,9 @@ class Pipeline:
         cam_out = self.infer('cam', p['cam'], cam_ckpt)
         seam_out = self.infer('seam', p['seam'], seam_ckpt)
         split = p['label_split']
+        eval_split = p['eval_split']
         for name, out in (('cam', cam_out), ('seam', seam_out)):
-            r = self.evaluate(osp.join(out, 'cams'), 'cam', split)
+            r = self.evaluate(osp.join(out, 'cams'), 'cam', eval_split)
             self.results[f'{name}_cam'] = dict(
                 mIoU=r['mIoU'], bg_threshold=r['best_bg_threshold'])
             log(f'{name}: CAM pseudo labels mIoU {r["mIoU"]:.2f} '
@@ -304,7 +307,7 @@ class Pipeline:
         if res['processed']:
             self.timings['crf'] = round(time.time() - t0, 1)
         r = self.evaluate(
-            crf_output_dirs(crf_root, alpha_best)[1], 'png', split)
+            crf_output_dirs(crf_root, alpha_best)[1], 'png', eval_split)
         self.results['seam_crf'] = dict(mIoU=r['mIoU'], alpha=alpha_best)
         log(f'crf: SEAM + CRF pseudo labels mIoU {r["mIoU"]:.2f}')
         self.save_results()
@@ -332,7 +335,7 @@ class Pipeline:
                 split, '--cfg-options', *aff_opts[:2]
             ], osp.join(self.work, 'rw.log'))
             self.timings.setdefault('rw', round(time.time() - t0, 1))
-            r = self.evaluate(rw_out, 'png', split)
+            r = self.evaluate(rw_out, 'png', eval_split)
             self.results['seam_rw'] = dict(mIoU=r['mIoU'])
             log(f'rw: SEAM + AffinityNet random-walk pseudo labels mIoU '
                 f'{r["mIoU"]:.2f}')
@@ -371,7 +374,7 @@ class Pipeline:
                                  load_cam, load_label_png, load_rgb,
                                  save_grid)
         r = self.results
-        split = self.p['label_split']
+        split = self.p['eval_split']
         rows = [
             ('CAM baseline (multi-scale CAM, best bg threshold)',
              r['cam_cam']['mIoU'], f'{split}',
