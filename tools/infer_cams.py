@@ -71,6 +71,24 @@ def split_dataset_cfg(cfg: Config, split=None):
     return ds
 
 
+def build_model(cfg: Config, checkpoint: str, device: str):
+    """Build the segmentor of ``cfg`` and load ``checkpoint`` (eval mode).
+
+    ``mmseg.apis.init_model`` needs ``model.decode_head`` when the checkpoint
+    carries no ``dataset_meta`` (plain ``state_dict`` files, converted
+    weights), which SEAM does not have; the classes come from the data set
+    here anyway.
+    """
+    from mmengine.runner import load_checkpoint
+    from mmseg.registry import MODELS
+    cfg.model.pretrained = None
+    cfg.model.train_cfg = None
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, checkpoint, map_location='cpu')
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
 def main(argv=None):
     args = parse_args(argv)
     for path, what in ((args.config, 'config'), (args.checkpoint,
@@ -83,7 +101,6 @@ def main(argv=None):
     if args.launcher != 'none':
         init_dist(args.launcher)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
-    from mmseg.apis import init_model
     from mmseg.registry import DATASETS
     rank, world = get_dist_info()
     if args.device:
@@ -92,7 +109,7 @@ def main(argv=None):
         device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
     else:
         device = 'cpu'
-    model = init_model(cfg, args.checkpoint, device=device)
+    model = build_model(cfg, args.checkpoint, device)
     dataset = DATASETS.build(split_dataset_cfg(cfg, args.split))
     amp = dict(bf16=torch.bfloat16, fp16=torch.float16).get(args.amp)
     res = infer_cams(

@@ -28,7 +28,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import barrier, get_dist_info, init_dist  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
-from mmseam.apis.cam_io import load_cam, save_label_png  # noqa: E402
+from mmseam.apis.cam_io import (load_cam, remove_stale_tmp,  # noqa: E402
+                                save_label_png)
 from mmseam.apis.random_walk import (
     RW_PRESETS,  # noqa: E402
     random_walk_with_model)
@@ -178,6 +179,8 @@ def main(argv=None):
     todo = [(i, p) for i, p in items if args.overwrite
             or not osp.isfile(osp.join(args.out_dir, f'{i}.png'))]
     os.makedirs(args.out_dir, exist_ok=True)
+    # a job killed during a write leaves `.<name>.<rand>.tmp` files
+    remove_stale_tmp(args.out_dir, [f'{i}.png' for i, _ in items])
 
     import mmcv
     bar = None

@@ -20,6 +20,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmseam.engine import add_sanity_check_hooks  # noqa: E402
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Test a mmseam model')
@@ -69,6 +71,9 @@ def build_cfg(args) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    # fail fast on a class-count mismatch or a checkpoint that does not fit
+    # (testing needs every weight of the model)
+    add_sanity_check_hooks(cfg, min_shared_ratio=1.0)
     if args.show_dir:
         hooks = cfg.default_hooks
         if 'visualization' in hooks:

@@ -18,6 +18,8 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmseam.engine import add_sanity_check_hooks  # noqa: E402
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a mmseam model')
@@ -72,14 +74,19 @@ def build_cfg(args) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
         wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper == 'AmpOptimWrapper':
+        if wrapper in ('AmpOptimWrapper', 'NonFiniteGuardAmpOptimWrapper'):
             print_log(
                 'AMP training is already enabled in the config.',
                 logger='current',
                 level=logging.WARNING)
         else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            # keep the NaN/Inf loss guard under AMP
+            guarded = wrapper == 'NonFiniteGuardOptimWrapper'
+            cfg.optim_wrapper.type = ('NonFiniteGuardAmpOptimWrapper'
+                                      if guarded else 'AmpOptimWrapper')
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    # fail fast on a class-count mismatch or a checkpoint that does not fit
+    add_sanity_check_hooks(cfg)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

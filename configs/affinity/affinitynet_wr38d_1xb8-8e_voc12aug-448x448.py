@@ -114,8 +114,10 @@ model = dict(
 # Momentum quirk: the official PolyOptimizer passes weight_decay positionally
 # into SGD's momentum slot, so the official runs used momentum=5e-4; set
 # `optim_wrapper.optimizer.momentum=0.9` for textbook SGD.
+# NaN/Inf loss or gradient -> stop naming the iteration and the loss term
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='NonFiniteGuardOptimWrapper',
+    action='raise',
     optimizer=dict(type='SGD', lr=0.01, momentum=5e-4, weight_decay=5e-4),
     paramwise_cfg=dict(
         custom_keys={

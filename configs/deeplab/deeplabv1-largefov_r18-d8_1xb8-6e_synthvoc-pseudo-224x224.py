@@ -69,6 +69,10 @@ train_dataloader = dict(
     dataset=dict(
         data_prefix=dict(
             img_path='JPEGImages', seg_map_path=pseudo_label_dir),
+        # missing labels -> "run the pseudo-label inference"; every label
+        # PNG is decoded and range-checked before training starts
+        pseudo_labels=True,
+        check_masks=True,
         ann_file='ImageSets/Segmentation/train.txt',
         with_seg_map=True,
         pipeline=train_pipeline))
@@ -76,7 +80,8 @@ train_dataloader = dict(
 val_dataloader = dict(dataset=dict(ann_file='ImageSets/Segmentation/val.txt'))
 test_dataloader = val_dataloader
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='NonFiniteGuardOptimWrapper',  # NaN/Inf loss -> stop, name term
+    action='raise',
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4),
     paramwise_cfg=dict(
         custom_keys={'decode_head': dict(lr_mult=10.0)},
@@ -102,8 +107,9 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=max_epochs,
-        max_keep_ckpts=1),
+        # every epoch, two kept: a killed run resumes from the last epoch
+        type='CheckpointHook', by_epoch=True, interval=1,
+        max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 randomness = dict(seed=0)

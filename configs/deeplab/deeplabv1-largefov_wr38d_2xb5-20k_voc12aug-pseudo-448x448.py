@@ -73,11 +73,16 @@ train_dataloader = dict(
         data_root=data_root,
         data_prefix=dict(
             img_path='JPEGImages', seg_map_path=pseudo_label_dir),
+        # missing labels -> "run the pseudo-label inference"; every label
+        # PNG is decoded and range-checked before training starts
+        pseudo_labels=True,
+        check_masks=True,
         ann_file='ImageSets/Segmentation/train_aug.txt',
         with_seg_map=True,
         pipeline=train_pipeline))
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='NonFiniteGuardOptimWrapper',  # NaN/Inf loss -> stop, name term
+    action='raise',
     optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=5e-4),
     paramwise_cfg=dict(
         custom_keys={'decode_head': dict(lr_mult=10.0)},

@@ -21,6 +21,10 @@ train_dataloader = dict(
         data_root=data_root,
         data_prefix=dict(
             img_path='JPEGImages', seg_map_path=pseudo_label_dir),
+        pseudo_labels=True,  # missing labels -> "run the inference"
+        check_masks=True,  # decode + range-check every label up front
         ann_file='ImageSets/Segmentation/train_aug.txt',
         with_seg_map=True,
         pipeline={{_base_.train_pipeline}}))
+# NaN/Inf loss or gradient -> stop naming the iteration and the loss term
+optim_wrapper = dict(type='NonFiniteGuardOptimWrapper', action='raise')

@@ -42,5 +42,7 @@ param_scheduler = [
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 default_hooks = dict(
     logger=dict(interval=10),
-    checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+    # a checkpoint every epoch, two kept: a killed run resumes (--resume)
+    # from the last epoch (mmengine deletes the oldest before writing)
+    checkpoint=dict(interval=1, max_keep_ckpts=2))
 randomness = dict(seed=0)

@@ -8,3 +8,10 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
     '../_base_/schedules/seam_sgd-poly_8e.py',
 ]
+# CAM pseudo-label quality: mIoU at the fixed background threshold
+# (IoUMetric on pred_sem_seg) and the official threshold sweep 0.00-0.59.
+val_evaluator = [
+    dict(type='IoUMetric', iou_metrics=['mIoU']),
+    dict(type='CAMSweepMetric', prefix='cam_sweep'),
+]
+test_evaluator = val_evaluator

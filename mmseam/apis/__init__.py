@@ -1,13 +1,15 @@
 # Copyright (c) mmseam contributors. All rights reserved.
 from .cam_io import (atomic_write, cam_to_score_map, load_cam,
-                     load_crf_scores, load_label_png, load_metainfo, save_cam,
-                     save_crf_scores, save_label_png, voc_colormap)
+                     load_crf_scores, load_label_png, load_metainfo,
+                     remove_stale_tmp, save_cam, save_crf_scores,
+                     save_label_png, voc_colormap)
 from .crf import (CRF_PRESETS, CRFConfig, bg_alpha_scores, crf_inference,
                   crf_output_dirs, crf_with_alpha, read_split_ids,
                   refine_image, refine_split)
 
 __all__ = [
-    'atomic_write', 'save_cam', 'load_cam', 'cam_to_score_map',
+    'atomic_write', 'remove_stale_tmp', 'save_cam', 'load_cam',
+    'cam_to_score_map',
     'save_crf_scores', 'load_crf_scores', 'save_label_png', 'load_label_png',
     'voc_colormap', 'load_metainfo', 'CRFConfig', 'CRF_PRESETS',
     'crf_inference', 'bg_alpha_scores', 'crf_with_alpha', 'crf_output_dirs',

@@ -30,7 +30,7 @@ from mmengine.dist import barrier, get_dist_info
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 
-from .cam_io import save_cam, save_label_png
+from .cam_io import remove_stale_tmp, save_cam, save_label_png
 
 __all__ = ['infer_cams', 'cam_output_paths', 'image_id_of', 'cams_to_label']
 
@@ -126,6 +126,11 @@ def infer_cams(model,
         else:
             todo.append(idx)
 
+    # a job killed during a write leaves `.<name>.<rand>.tmp` files
+    mine = [ids[idx] for idx in range(rank, len(ids), world_size)]
+    remove_stale_tmp(osp.join(out_dir, 'cams'), [f'{i}.npz' for i in mine])
+    remove_stale_tmp(
+        osp.join(out_dir, 'pseudo_labels'), [f'{i}.png' for i in mine])
     loader = torch.utils.data.DataLoader(
         torch.utils.data.Subset(dataset, todo),
         batch_size=1,

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 __all__ = [
-    'atomic_write', 'save_cam', 'load_cam', 'cam_to_score_map',
+    'atomic_write', 'remove_stale_tmp', 'save_cam', 'load_cam', 'cam_to_score_map',
     'save_crf_scores', 'load_crf_scores', 'save_label_png', 'load_label_png',
     'voc_colormap', 'load_metainfo'
 ]
@@ -64,6 +64,44 @@ def atomic_write(path: PathType, write_fn: Callable[[IO[bytes]],
             os.remove(tmp)
         raise
 
+
+
+def remove_stale_tmp(folder: PathType,
+                     names: Optional[Sequence[str]] = None) -> List[str]:
+    """Delete the temporary files a killed :func:`atomic_write` left behind.
+
+    :func:`atomic_write` writes ``<folder>/.<name>.<random>.tmp`` and renames
+    it to ``<folder>/<name>``; a process killed in between (``kill -9``,
+    preemption) leaves the temporary file. Resumable jobs call this on start.
+
+    Args:
+        folder (str | PathLike): Output folder (missing folders are fine).
+        names (Sequence[str], optional): Only remove the temporary files of
+            these target file names (e.g. this rank's share of a split), so
+            concurrent writers of other files are not disturbed. None removes
+            every such file.
+
+    Returns:
+        list[str]: Paths of the removed files.
+    """
+    folder = os.fspath(folder)
+    if not osp.isdir(folder):
+        return []
+    wanted = None if names is None else set(names)
+    removed = []
+    for entry in os.scandir(folder):
+        name = entry.name
+        if not (name.startswith('.') and name.endswith('.tmp')
+                and entry.is_file()):
+            continue
+        target = name[1:-len('.tmp')].rsplit('.', 1)[0]
+        if wanted is None or target in wanted:
+            try:
+                os.remove(entry.path)
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            removed.append(entry.path)
+    return removed
 
 def _check_maps(maps: np.ndarray, labels: np.ndarray, name: str,
                 path: PathType) -> Tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image
 
-from .cam_io import load_cam, save_crf_scores, save_label_png
+from .cam_io import (load_cam, remove_stale_tmp, save_crf_scores,
+                     save_label_png)
 
 __all__ = [
     'CRFConfig', 'CRF_PRESETS', 'crf_inference', 'bg_alpha_scores',
@@ -364,6 +365,11 @@ def refine_split(ids: Sequence[str],
             f'{missing[:3]}; run CAM inference on this split first (or fix '
             '--cam-dir / the split file).')
     os.makedirs(out_dir, exist_ok=True)
+    # a job killed during a write leaves `.<name>.<rand>.tmp` files
+    for alpha in alphas:
+        score_dir, png_dir = crf_output_dirs(out_dir, alpha)
+        remove_stale_tmp(score_dir, [f'{i}.npz' for i in ids])
+        remove_stale_tmp(png_dir, [f'{i}.png' for i in ids])
     job = functools.partial(
         refine_image,
         cam_dir=cam_dir,

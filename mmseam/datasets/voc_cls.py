@@ -94,6 +94,15 @@ class VOCClsDataset(BaseSegDataset):
         check_images (bool): Fully decode every image while loading to catch
             corrupt files (slow on 10k images). Existence and a non-zero size
             are always checked. Defaults to False.
+        check_masks (bool): Decode every ``seg_map_path`` mask while
+            loading and check it: a single-channel PNG whose values are
+            class indices of this dataset or 255 (ignore), of the image's
+            size. Use it for folders not made by the VOC devkit, e.g. pseudo
+            labels. Defaults to False.
+        pseudo_labels (bool): ``data_prefix['seg_map_path']`` is a folder of
+            pseudo labels written by mmseam (stage 2): missing labels are
+            reported as one error that names the folder and says to run the
+            pseudo-label inference on the split. Defaults to False.
         img_suffix (str): Image suffix. Defaults to ``'.jpg'``.
         seg_map_suffix (str): Mask suffix. Defaults to ``'.png'``.
         **kwargs: Other arguments of :class:`mmseg.datasets.BaseSegDataset`
@@ -115,6 +124,8 @@ class VOCClsDataset(BaseSegDataset):
                  ignore_difficult: bool = False,
                  with_seg_map: bool = True,
                  check_images: bool = False,
+                 check_masks: bool = False,
+                 pseudo_labels: bool = False,
                  img_suffix: str = '.jpg',
                  seg_map_suffix: str = '.png',
                  **kwargs) -> None:
@@ -134,6 +145,8 @@ class VOCClsDataset(BaseSegDataset):
         self.ignore_difficult = ignore_difficult
         self.with_seg_map = with_seg_map
         self.check_images = check_images
+        self.check_masks = check_masks
+        self.pseudo_labels = pseudo_labels
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
@@ -355,6 +368,19 @@ class VOCClsDataset(BaseSegDataset):
                 f'mask {mask_path} (image {img_id!r}) does not exist; add it, '
                 "remove the id from the split list, or use label_source="
                 "'xml'.")
+        mask = self._read_mask(mask_path)
+        values = set(np.unique(mask).tolist()) - {0, 255}
+        return values
+
+    def _read_mask(self, mask_path: str) -> np.ndarray:
+        """Decode a label mask and check its values (DatasetError if bad).
+
+        Args:
+            mask_path (str): Path of a single-channel PNG.
+
+        Returns:
+            np.ndarray: The (H, W) mask.
+        """
         from PIL import Image
         try:
             if self.backend_args is None:
@@ -375,14 +401,41 @@ class VOCClsDataset(BaseSegDataset):
             raise DatasetError(
                 f'mask {mask_path} has shape {mask.shape}; expected a '
                 'single-channel (palette or grey) PNG of class indices.')
-        values = set(np.unique(mask).tolist()) - {0, 255}
-        bad = sorted(v for v in values if v >= len(self._source_classes))
+        num = len(self._source_classes)
+        values = np.unique(mask)
+        bad = sorted(int(v) for v in values if num <= v < 255)
         if bad:
             raise DatasetError(
                 f'mask {mask_path} contains the values {bad}, outside the '
-                f'{len(self._source_classes)} classes of this dataset; fix '
-                'the mask or the class list (metainfo).')
-        return values
+                f'{num} classes of this dataset (0..{num - 1}, 255 = '
+                'ignore); fix the mask or the class list (metainfo).')
+        return mask
+
+    def _check_seg_map(self, seg_path: str,
+                       img_path: str) -> Tuple[Optional[str], Optional[
+                           np.ndarray]]:
+        """Decode ``seg_path`` and compare it with the image (check_masks).
+
+        Returns:
+            tuple: A problem description (or None) and the decoded (H, W)
+            mask (or None when it could not be read).
+        """
+        try:
+            mask = self._read_mask(seg_path)
+        except DatasetError as err:
+            return str(err), None
+        if self.backend_args is None:
+            from PIL import Image
+            try:
+                with Image.open(img_path) as im:  # header only
+                    size = im.size[::-1]
+            except Exception:  # noqa: BLE001 - reported by _check_image
+                return None, mask
+            if tuple(mask.shape) != tuple(size):
+                return (f'mask {seg_path} has size {mask.shape} but image '
+                        f'{img_path} has size {size}; labels must be saved '
+                        'at the original image size.'), mask
+        return None, mask
 
     def _to_multi_hot(self, raw: Set[int]) -> np.ndarray:
         """Map raw class indices to the multi-hot over ``classes[1:]``."""
@@ -415,6 +468,147 @@ class VOCClsDataset(BaseSegDataset):
                 'line.')
         return ids
 
+    def scan(self,
+             check_images: Optional[bool] = None,
+             check_masks: Optional[bool] = None) -> dict:
+        """Check the whole split and collect every problem (no raising).
+
+        :meth:`load_data_list` raises on the problems; ``tools/
+        check_dataset.py`` prints them with the statistics.
+
+        Args:
+            check_images (bool, optional): Decode every image; defaults to
+                the ``check_images`` argument.
+            check_masks (bool, optional): Decode and check every
+                ``seg_map_path`` mask; defaults to ``check_masks``.
+
+        Returns:
+            dict: ``data_list`` (the valid data infos), ``problems`` (list of
+            str, each naming a file and the fix), ``num_listed`` (ids in the
+            split list), ``class_images`` (int64 (num_classes,), images
+            labelled with each class; index 0 counts images with background
+            pixels when masks were read, else 0) and ``class_pixels``
+            (int64 (num_classes,), mask pixels per class, or None when no
+            mask was decoded).
+
+        Raises:
+            DatasetError: On a missing root / split list (nothing can be
+                checked then).
+        """
+        self._check_roots()
+        check_images = self.check_images if check_images is None \
+            else check_images
+        check_masks = self.check_masks if check_masks is None \
+            else check_masks
+        ids = self._read_split()
+        img_dir = self.data_prefix.get('img_path', '')
+        seg_dir = self.data_prefix.get('seg_map_path', '')
+        npy_table = self._load_npy_labels() \
+            if self.label_source == 'npy' else None
+        num_classes = len(self._metainfo['classes'])
+        class_images = np.zeros(num_classes, dtype=np.int64)
+        check_masks = check_masks and self.with_seg_map
+        class_pixels = np.zeros(num_classes, dtype=np.int64) \
+            if check_masks else None
+
+        problems: List[str] = []
+        missing_pseudo: List[str] = []
+        data_list = []
+        old_check, self.check_images = self.check_images, check_images
+        try:
+            for img_id in ids:
+                img_path = osp.join(img_dir, img_id + self.img_suffix)
+                problem = self._check_image(img_path, img_id)
+                if problem is not None:
+                    problems.append(problem)
+                    continue
+                data_info = dict(img_path=img_path, img_id=img_id)
+                if self.with_seg_map:
+                    seg_path = osp.join(seg_dir, img_id + self.seg_map_suffix)
+                    if not self._exists(seg_path):
+                        if self.pseudo_labels:
+                            missing_pseudo.append(img_id)
+                        else:
+                            problems.append(
+                                f'mask {seg_path} (image {img_id!r}) does not '
+                                'exist; add it, remove the id from the split '
+                                'list, or set with_seg_map=False for a split '
+                                'without masks.')
+                        continue
+                    if check_masks:
+                        problem, mask = self._check_seg_map(
+                            seg_path, img_path)
+                        if problem is not None:
+                            problems.append(problem)
+                            continue
+                        if self.label_map is not None:  # as LoadAnnotations
+                            lut = np.arange(256, dtype=np.int64)
+                            for old_id, new_id in self.label_map.items():
+                                lut[old_id] = new_id
+                            mask = lut[mask]
+                        counts = np.bincount(
+                            mask.ravel().astype(np.int64),
+                            minlength=256)[:num_classes]
+                        class_pixels += counts
+                        class_images[0] += int(counts[0] > 0)
+                    data_info['seg_map_path'] = seg_path
+                try:
+                    if self.label_source == 'xml':
+                        raw = self._labels_from_xml(img_id)
+                    elif self.label_source == 'npy':
+                        raw = self._labels_from_npy(img_id, npy_table)
+                    else:
+                        raw = self._labels_from_mask(img_id)
+                except DatasetError as err:
+                    problems.append(str(err))
+                    continue
+                multi_hot = self._to_multi_hot(raw)
+                if not multi_hot.any():
+                    hint = ''
+                    if raw and self.label_map is not None:
+                        hint = (' (its classes were all dropped by the class '
+                                'list given in metainfo)')
+                    problems.append(
+                        f'image {img_path} (id {img_id!r}) has no foreground '
+                        f'label (label_source={self.label_source!r}){hint}; '
+                        f'remove it from the split list {self.ann_file} or '
+                        'fix its annotation.')
+                    continue
+                class_images[1:] += (multi_hot > 0).astype(np.int64)
+                data_info['img_labels'] = multi_hot
+                data_info['label_map'] = self.label_map
+                data_info['reduce_zero_label'] = self.reduce_zero_label
+                data_info['seg_fields'] = []
+                data_list.append(data_info)
+        finally:
+            self.check_images = old_check
+        if missing_pseudo:
+            problems.insert(0, self._missing_pseudo_message(
+                seg_dir, missing_pseudo, len(ids)))
+        return dict(
+            data_list=data_list,
+            problems=problems,
+            num_listed=len(ids),
+            class_images=class_images,
+            class_pixels=class_pixels)
+
+    def _missing_pseudo_message(self, seg_dir: str, missing: List[str],
+                                total: int) -> str:
+        shown = ', '.join(missing[:5]) + (
+            f' ... ({len(missing) - 5} more)' if len(missing) > 5 else '')
+        where = (f'lacks the labels of {len(missing)} of the {total} '
+                 f'images of the split (e.g. {shown})') if osp.isdir(
+                     seg_dir) else 'does not exist'
+        return (f'pseudo-label folder {seg_dir} (data_prefix.seg_map_path) '
+                f'{where}. It must hold <id>{self.seg_map_suffix} for every '
+                f'id of {self.ann_file}: run the pseudo-label inference on '
+                'this split first (tools/infer_cams.py CONFIG CKPT --split '
+                '<split>, then tools/crf_refine.py / '
+                'tools/infer_random_walk.py, or tools/run_pipeline.py), or '
+                'point data_prefix.seg_map_path at the folder that has them '
+                '(an absolute path; a relative one is taken under '
+                'data_root).')
+
     def load_data_list(self) -> List[dict]:
         """Read the split list, check the files and build the data infos.
 
@@ -423,62 +617,13 @@ class VOCClsDataset(BaseSegDataset):
 
         Raises:
             DatasetError: On a missing root / split list / image / mask /
-                XML, a malformed XML, an unknown class name, or an image
-                without any label.
+                XML, a malformed XML, an unknown class name, an image
+                without any label, a pseudo-label folder without the labels
+                of the split, or (``check_masks``) a mask with values outside
+                the class range.
         """
-        self._check_roots()
-        ids = self._read_split()
-        img_dir = self.data_prefix.get('img_path', '')
-        seg_dir = self.data_prefix.get('seg_map_path', '')
-        npy_table = self._load_npy_labels() \
-            if self.label_source == 'npy' else None
-
-        problems: List[str] = []
-        data_list = []
-        for img_id in ids:
-            img_path = osp.join(img_dir, img_id + self.img_suffix)
-            problem = self._check_image(img_path, img_id)
-            if problem is not None:
-                problems.append(problem)
-                continue
-            data_info = dict(img_path=img_path, img_id=img_id)
-            if self.with_seg_map:
-                seg_path = osp.join(seg_dir, img_id + self.seg_map_suffix)
-                if not self._exists(seg_path):
-                    problems.append(
-                        f'mask {seg_path} (image {img_id!r}) does not exist; '
-                        'add it, remove the id from the split list, or set '
-                        'with_seg_map=False for a split without masks.')
-                    continue
-                data_info['seg_map_path'] = seg_path
-            try:
-                if self.label_source == 'xml':
-                    raw = self._labels_from_xml(img_id)
-                elif self.label_source == 'npy':
-                    raw = self._labels_from_npy(img_id, npy_table)
-                else:
-                    raw = self._labels_from_mask(img_id)
-            except DatasetError as err:
-                problems.append(str(err))
-                continue
-            multi_hot = self._to_multi_hot(raw)
-            if not multi_hot.any():
-                hint = ''
-                if raw and self.label_map is not None:
-                    hint = (' (its classes were all dropped by the class '
-                            'list given in metainfo)')
-                problems.append(
-                    f'image {img_path} (id {img_id!r}) has no foreground '
-                    f'label (label_source={self.label_source!r}){hint}; '
-                    f'remove it from the split list {self.ann_file} or fix '
-                    'its annotation.')
-                continue
-            data_info['img_labels'] = multi_hot
-            data_info['label_map'] = self.label_map
-            data_info['reduce_zero_label'] = self.reduce_zero_label
-            data_info['seg_fields'] = []
-            data_list.append(data_info)
-
+        result = self.scan()
+        problems = result['problems']
         if problems:
             listed = '\n  - '.join(problems[:_MAX_LISTED_PROBLEMS])
             more = len(problems) - _MAX_LISTED_PROBLEMS
@@ -486,4 +631,4 @@ class VOCClsDataset(BaseSegDataset):
             raise DatasetError(
                 f'{len(problems)} problem(s) in the dataset of split list '
                 f'{self.ann_file}:\n  - {listed}{tail}')
-        return data_list
+        return result['data_list']

@@ -7,8 +7,12 @@
 # `optim_wrapper.optimizer.momentum=0.9` (e.g. with --cfg-options) for
 # textbook SGD.
 optimizer = dict(type='SGD', lr=0.01, momentum=5e-4, weight_decay=5e-4)
+# NonFiniteGuardOptimWrapper = OptimWrapper that checks the loss (and the
+# gradients) before every update: a NaN/Inf stops training naming the
+# iteration and the loss term; action='skip' drops such updates instead.
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='NonFiniteGuardOptimWrapper',
+    action='raise',
     optimizer=optimizer,
     paramwise_cfg=dict(
         custom_keys={

@@ -32,7 +32,11 @@ class PixelCorrelationModule(BaseModule):
     where ``f = fuse(cat[img_s, relu(proj_0(feat_0)), ...])`` and
     ``cam_in = cam_input(cam)``. The CAM and the backbone features are
     detached, so gradients only reach ``proj`` and ``fuse`` (as in the
-    official code). The affinity is dense: (h*w)^2 values per image.
+    official code). The affinity is dense: (h*w)^2 values per image; it is
+    built once (ReLU in place) and the column normalisation is applied to
+    the (C, h*w) product instead of the (h*w)^2 matrix. Under autocast the
+    two products run in low precision, the column sums and the output are
+    fp32.
 
     Args:
         in_channels (Sequence[int]): Channels of the backbone features used.
@@ -192,7 +196,12 @@ class PixelCorrelationModule(BaseModule):
         n, c, h, w = cam.shape
         cam_in = self.cam_input(cam).reshape(n, c, h * w)
         f = self.embed(feats, img, (h, w))
-        # aff[n, i, j] = relu(cos(f_i, f_j)); normalise each column j.
-        aff = F.relu(torch.bmm(f.transpose(1, 2), f))
-        aff = aff / (aff.sum(dim=1, keepdim=True) + self.eps)
-        return torch.bmm(cam_in, aff).reshape(n, c, h, w)
+        # aff[n, i, j] = relu(cos(f_i, f_j)), ReLU'd in place (one (hw)^2
+        # buffer, which is all autograd keeps). The column normalisation
+        # of the official code, cam @ (aff / colsum), is applied after the
+        # product as (cam @ aff) / colsum: the same value up to fp32
+        # rounding, without a second (hw)^2 tensor and its passes.
+        aff = torch.bmm(f.transpose(1, 2), f).relu_()
+        colsum = aff.sum(dim=1, keepdim=True, dtype=torch.float32)
+        out = torch.bmm(cam_in.to(aff.dtype), aff).float()
+        return (out / (colsum + self.eps)).reshape(n, c, h, w)

@@ -3,6 +3,7 @@
 
 Paper: https://arxiv.org/abs/2004.04581
 """
+import contextlib
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -16,6 +17,12 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from ..utils.cam_ops import max_norm, max_onehot
+
+_AMP_DTYPES = {
+    None: None,
+    'bfloat16': torch.bfloat16,
+    'float16': torch.float16,
+}
 
 
 @MODELS.register_module()
@@ -73,7 +80,13 @@ class SEAM(BaseSegmentor):
             default 0.26 as the official ``--out_cam_pred_alpha``),
             ``mask_absent`` (zero classes absent from the image-level labels
             when they are known, default True), ``resize_mode`` (how scaled
-            inputs are made, default 'bilinear').
+            inputs are made, default 'bilinear'), ``amp_dtype`` (None,
+            'bfloat16' or 'float16': run the network passes of
+            :meth:`multiscale_cam` under autocast, CAMs summed in fp32;
+            default None = fp32).
+        channels_last (bool): Keep the 4D weights and the network input in
+            ``torch.channels_last`` memory format (faster convolutions on
+            tensor-core GPUs and oneDNN CPUs; same maths). Defaults to False.
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
         pretrained (str, optional): Backbone checkpoint (mmseg's legacy
             shortcut for ``backbone.init_cfg``).
@@ -97,6 +110,7 @@ class SEAM(BaseSegmentor):
                      type='EquivariantCrossRegLoss'),
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
+                 channels_last: bool = False,
                  data_preprocessor: OptConfigType = None,
                  pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None):
@@ -142,16 +156,27 @@ class SEAM(BaseSegmentor):
         test_cfg.setdefault('bg_threshold', 0.26)
         test_cfg.setdefault('mask_absent', True)
         test_cfg.setdefault('resize_mode', 'bilinear')
+        test_cfg.setdefault('amp_dtype', None)
+        if test_cfg['amp_dtype'] not in _AMP_DTYPES:
+            raise ValueError(
+                f'model.test_cfg.amp_dtype must be one of '
+                f'{sorted(k for k in _AMP_DTYPES if k)} or None, got '
+                f'{test_cfg["amp_dtype"]!r}.')
         self.test_cfg = test_cfg
         # Used by BaseSegmentor helpers; CAMs are resized like the official
         # inference (align_corners=False).
         self.align_corners = False
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
 
     # ------------------------------------------------------------------
     # network
     # ------------------------------------------------------------------
     def extract_feat(self, inputs: Tensor) -> Tuple[Tensor, ...]:
         """Backbone features: a tuple of N x C_i x h_i x w_i tensors."""
+        if self.channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         feats = self.backbone(inputs)
         if isinstance(feats, Tensor):
             feats = (feats, )
@@ -187,11 +212,15 @@ class SEAM(BaseSegmentor):
             dict: ``cam`` (N x C x H x W raw logits, all channels) and, with
             a neck, ``cam_pcm`` (N x C x H x W), both upsampled bilinearly
             with ``align_corners=True`` as the official ``resnet38_SEAM``.
+            Always float32 (under autocast the network runs in low precision
+            but the maps, and every loss and CAM sum made from them, are
+            fp32).
         """
         out = self.forward_cam(inputs)
         size = inputs.shape[-2:]
         return {
-            k: F.interpolate(v, size, mode='bilinear', align_corners=True)
+            k: F.interpolate(
+                v.float(), size, mode='bilinear', align_corners=True)
             for k, v in out.items()
         }
 
@@ -200,7 +229,11 @@ class SEAM(BaseSegmentor):
     # ------------------------------------------------------------------
     def _image_labels(self, data_samples: SampleList,
                       device: torch.device) -> Tensor:
-        """N x C x 1 x 1 labels: 1 for background and present classes."""
+        """N x C x 1 x 1 labels: 1 for background and present classes.
+
+        The per-sample rows are stacked where they live and moved with one
+        non-blocking copy (no per-sample host-device round trip).
+        """
         rows = []
         for i, sample in enumerate(data_samples):
             if 'img_labels' not in sample:
@@ -208,8 +241,11 @@ class SEAM(BaseSegmentor):
                     f'Data sample {i} ({sample.metainfo.get("img_path")}) '
                     f'has no `img_labels`: use the PackSegClsInputs '
                     f'transform in the training pipeline.')
-            rows.append(sample.img_labels.to(device).float().flatten())
-        labels = torch.stack(rows)
+            rows.append(sample.img_labels.flatten())
+        if len({r.device for r in rows}) > 1:
+            rows = [r.to(device) for r in rows]
+        labels = torch.stack(rows).to(
+            device=device, dtype=torch.float32, non_blocking=True)
         if labels.shape[1] != self.num_classes - 1:
             raise ValueError(
                 f'Image labels have {labels.shape[1]} foreground classes but '
@@ -242,16 +278,24 @@ class SEAM(BaseSegmentor):
         views = [inputs]
         if self.transform is not None:
             views.append(self.transform(inputs))
+        # The views differ in size (448 vs 134 for the official rescale), so
+        # each needs its own network pass; everything after it that has the
+        # same shape for both views (or for the CAM and the PCM output of a
+        # view) runs as one batch below. No step here reads a tensor value
+        # on the host.
         outs = [self._forward(v) for v in views]
         losses = dict()
         nv = len(outs)
+        n, c = y.shape[:2]
 
         if self.loss_cls is not None:
-            fg = y[:, 1:, 0, 0]
-            losses[self.loss_cls.loss_name] = sum(
-                self.loss_cls(
-                    F.adaptive_avg_pool2d(o['cam'], 1)[:, 1:, 0, 0], fg)
-                for o in outs) / nv
+            # GAP scores of all views as one (nv * N) x (C - 1) batch: the
+            # batch mean equals the mean over views of the per-view losses.
+            scores = torch.cat([
+                F.adaptive_avg_pool2d(o['cam'], 1)[:, 1:, 0, 0] for o in outs
+            ])
+            losses[self.loss_cls.loss_name] = self.loss_cls(
+                scores, y[:, 1:, 0, 0].repeat(nv, 1))
         if self.loss_minpool is not None:
             losses[self.loss_minpool.loss_name] = sum(
                 self.loss_minpool((o['cam_pcm'] * y)[:, 1:])
@@ -259,20 +303,26 @@ class SEAM(BaseSegmentor):
         if self.transform is None:
             return losses
 
-        t = self.transform
-        cam1 = t(max_norm(outs[0]['cam'])) * y
-        cam2 = max_norm(outs[1]['cam']) * y
+        # max_norm is per (sample, channel) and the transform per channel,
+        # so the CAM and PCM maps of a view are normalised (and view 1's
+        # brought to view 2's frame) as one 2C-channel tensor.
+        keys = ['cam'] + (['cam_pcm'] if self.loss_ecr is not None else [])
+        view1 = self.transform(
+            max_norm(torch.cat([outs[0][k] for k in keys], dim=1)))
+        view2 = max_norm(torch.cat([outs[1][k] for k in keys], dim=1))
+        ys = y.repeat(1, len(keys), 1, 1)
+        view1 = (view1 * ys).split(c, dim=1)
+        view2 = (view2 * ys).split(c, dim=1)
+        cam1, cam2 = view1[0], view2[0]
         if self.loss_er is not None:
             losses[self.loss_er.loss_name] = self.loss_er(
                 cam1[:, 1:], cam2[:, 1:])
         if self.loss_ecr is not None:
-            pcm1 = t(max_norm(outs[0]['cam_pcm'])) * y
-            pcm2 = max_norm(outs[1]['cam_pcm']) * y
-            cam1 = self._set_bg_from_fg(cam1)
-            cam2 = self._set_bg_from_fg(cam2)
+            pcm1, pcm2 = view1[1], view2[1]
+            target1 = max_onehot(self._set_bg_from_fg(cam2.detach()))
+            target2 = max_onehot(self._set_bg_from_fg(cam1.detach()))
             losses[self.loss_ecr.loss_name] = (
-                self.loss_ecr(pcm1, max_onehot(cam2.detach())) +
-                self.loss_ecr(pcm2, max_onehot(cam1.detach())))
+                self.loss_ecr(pcm1, target1) + self.loss_ecr(pcm2, target2))
         return losses
 
     # ------------------------------------------------------------------
@@ -290,7 +340,9 @@ class SEAM(BaseSegmentor):
         Spec 1.4 of the official inference: each pass's foreground channels
         are resized to ``out_size`` (bilinear, ``align_corners=False``) and
         flipped back, then summed. The original and flipped copies of a
-        scale run as one batch.
+        scale run as one batch. With ``test_cfg.amp_dtype`` set (and no
+        autocast already active) the network passes run under autocast in
+        that dtype; the resizing and the sum are always fp32.
 
         Args:
             inputs (Tensor): Normalised images, N x 3 x H x W.
@@ -306,6 +358,7 @@ class SEAM(BaseSegmentor):
         n, _, h, w = inputs.shape
         out_size = tuple(out_size or (h, w))
         key = 'cam_pcm' if source == 'pcm' else 'cam'
+        autocast = self._test_autocast(inputs.device)
         total = None
         for s in scales:
             size = (max(int(round(h * s)), 1), max(int(round(w * s)), 1))
@@ -316,13 +369,25 @@ class SEAM(BaseSegmentor):
                 align_corners=False if resize_mode != 'nearest' else None)
             if flip:
                 x = torch.cat([x, x.flip(-1)], dim=0)
-            out = self._forward(x)[key][:, 1:]
+            with autocast:
+                out = self._forward(x)[key][:, 1:]
             out = F.interpolate(
                 out, out_size, mode='bilinear', align_corners=False)
             if flip:
                 out = out[:n] + out[n:].flip(-1)
             total = out if total is None else total + out
         return total
+
+    def _test_autocast(self, device: torch.device):
+        """Autocast context of ``test_cfg.amp_dtype`` on ``device``.
+
+        A null context when ``amp_dtype`` is None or an autocast is already
+        active on that device type (the caller's choice wins).
+        """
+        dtype = _AMP_DTYPES[self.test_cfg.get('amp_dtype')]
+        if dtype is None or torch.is_autocast_enabled(device.type):
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=dtype)
 
     @staticmethod
     def normalize_cam(cam: Tensor, eps: float = 1e-5) -> Tensor:
