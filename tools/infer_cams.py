@@ -21,10 +21,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmseam  # noqa: E402,F401
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.dist import get_dist_info, init_dist  # noqa: E402
+from mmengine.dist import get_dist_info  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from mmseam.apis import infer_cams  # noqa: E402
+from mmseam.utils import init_dist_any_device  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -79,12 +80,18 @@ def build_model(cfg: Config, checkpoint: str, device: str):
     weights), which SEAM does not have; the classes come from the data set
     here anyway.
     """
-    from mmengine.runner import load_checkpoint
+    from mmengine.runner.checkpoint import (_load_checkpoint,
+                                            _load_checkpoint_to_model)
     from mmseg.registry import MODELS
+
+    from mmseam.engine import check_checkpoint_fits
     cfg.model.pretrained = None
     cfg.model.train_cfg = None
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu')
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    # every weight must come from the checkpoint (mmengine only warns)
+    check_checkpoint_fits(model, ckpt, f'checkpoint {checkpoint}')
+    _load_checkpoint_to_model(model, ckpt)
     model.cfg = cfg
     return model.to(device).eval()
 
@@ -99,7 +106,7 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if args.launcher != 'none':
-        init_dist(args.launcher)
+        init_dist_any_device(args.launcher)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     from mmseg.registry import DATASETS
     rank, world = get_dist_info()

@@ -25,7 +25,7 @@ import mmseam  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.dist import barrier, get_dist_info, init_dist  # noqa: E402
+from mmengine.dist import barrier, get_dist_info  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from mmseam.apis.cam_io import (load_cam, remove_stale_tmp,  # noqa: E402
@@ -33,6 +33,7 @@ from mmseam.apis.cam_io import (load_cam, remove_stale_tmp,  # noqa: E402
 from mmseam.apis.random_walk import (
     RW_PRESETS,  # noqa: E402
     random_walk_with_model)
+from mmseam.utils import init_dist_any_device  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -157,7 +158,7 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if args.launcher != 'none':
-        init_dist(args.launcher)
+        init_dist_any_device(args.launcher)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     from mmseg.registry import DATASETS
     rank, world = get_dist_info()

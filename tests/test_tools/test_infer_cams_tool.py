@@ -18,6 +18,15 @@ from tools import infer_cams as tool
 init_default_scope('mmseg')
 
 
+@pytest.fixture(scope='module', autouse=True)
+def single_thread():
+    """Tiny convs: one thread avoids OpenMP stalls on a busy 2-core box."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def read_ids(data_root, split):
     with open(osp.join(data_root, 'ImageSets', 'Segmentation',
                        f'{split}.txt')) as f:

@@ -1,0 +1,56 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+"""Helpers of tools/run_pipeline.py: background power and --cfg-options."""
+import math
+
+import pytest
+
+from tools.run_pipeline import alpha_for_threshold, parse_opts
+
+
+@pytest.mark.parametrize('t, alpha', [(0.2755, 4.0), (0.094, 24.0)])
+def test_alpha_matches_official_pairs(t, alpha):
+    # spec 1.4: the official CRF powers 4 / 24 <-> thresholds 0.2755 / 0.094
+    assert alpha_for_threshold(t) == pytest.approx(alpha, abs=0.1)
+
+
+@pytest.mark.parametrize('t', [0.05, 0.094, 0.15, 0.26, 0.2755, 0.4, 0.6])
+def test_alpha_puts_the_crossing_at_t(t):
+    a = alpha_for_threshold(t)
+    # background (1 - m)^alpha equals the CAM score m exactly at m = t
+    assert (1 - t)**a == pytest.approx(t, rel=1e-9)
+    # and wins below t, loses above
+    assert (1 - 0.9 * t)**a > 0.9 * t
+    assert (1 - 1.1 * t)**a < 1.1 * t
+
+
+def test_alpha_monotone_and_clamped():
+    ts = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8]
+    alphas = [alpha_for_threshold(t) for t in ts]
+    assert all(a > b for a, b in zip(alphas, alphas[1:]))
+    assert alpha_for_threshold(0.5) == pytest.approx(1.0)
+    # out-of-range thresholds are clamped to [0.01, 0.95]: finite powers
+    assert alpha_for_threshold(0.0) == alpha_for_threshold(0.01)
+    assert alpha_for_threshold(1.0) == alpha_for_threshold(0.95)
+    assert math.isfinite(alpha_for_threshold(-3))
+
+
+def test_parse_opts_types():
+    opts = parse_opts([
+        'train_dataloader.batch_size=4', 'optim_wrapper.optimizer.lr=0.01',
+        'model.test_cfg.flip=True', 'work_dir=work_dirs/x',
+        'model.test_cfg.scales=[0.5,1.0]', 'a.b=(1,2)', 'c=None'
+    ])
+    assert opts == {
+        'train_dataloader.batch_size': 4,
+        'optim_wrapper.optimizer.lr': 0.01,
+        'model.test_cfg.flip': True,
+        'work_dir': 'work_dirs/x',
+        'model.test_cfg.scales': [0.5, 1.0],
+        'a.b': (1, 2),
+        'c': None
+    }
+    assert type(opts['train_dataloader.batch_size']) is int
+    assert type(opts['optim_wrapper.optimizer.lr']) is float
+    assert opts['model.test_cfg.flip'] is True
+    assert parse_opts([]) == {}
+    assert parse_opts(()) == {}
