@@ -10,8 +10,9 @@ Builds the model of CONFIG with random weights (no checkpoint is read) and
 times ``--iters`` steps after ``--warmup`` untimed ones. Every result is one
 JSON line on stdout::
 
-    {"what": "train", "mode": "config", "img_per_s": ..., "sec_per_step_median":
-     ..., "sec_per_step_mean": ..., "peak_mem_mib": ..., "mem_metric":
+    {"what": "train", "mode": "config", "img_per_s": ...,
+     "sec_per_step_median": ..., "sec_per_step_mean": ...,
+     "peak_mem_mib": ..., "mem_metric":
      "cuda_max_allocated" | "rss_peak", "device": "cpu", "device_name": ...,
      "torch": ..., "commit": ..., "config": ..., "batch": 8, "crop": 224,
      "amp": null | "bfloat16", ...}
@@ -59,7 +60,9 @@ is not possible, ``ru_maxrss``, the process-lifetime peak).
 import argparse
 import contextlib
 import copy
+import gc
 import json
+import logging
 import os
 import os.path as osp
 import platform
@@ -510,6 +513,12 @@ def _record(what: str, mode: str, res: dict, images: int, args,
     return rec
 
 
+def _free(device: torch.device) -> None:
+    gc.collect()
+    if device.type == 'cuda':
+        torch.cuda.empty_cache()
+
+
 def _ratio(what: str, a: dict, b: dict, base: dict) -> dict:
     rec = dict(
         what=what,
@@ -529,6 +538,9 @@ def run(args) -> List[dict]:
                            'available; use --device cpu.')
     if args.threads:
         torch.set_num_threads(args.threads)
+    if not args.verbose:
+        from mmengine.logging import MMLogger
+        MMLogger.get_current_instance().setLevel(logging.ERROR)
     cfg = load_config(args.config, args.cfg_options)
     if args.batch is None:
         args.batch = DEFAULT_BATCH[args.what]
@@ -552,73 +564,109 @@ def run(args) -> List[dict]:
         records.append(rec)
         print(json.dumps(rec), flush=True)
 
-    def bench(mode: str, make) -> dict:
-        out = make()
-        pool = out[3] if len(out) > 3 else None
-        step, images, info = out[:3]
-        try:
-            res = time_steps(step, device, args.iters, args.warmup)
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
-        rec = _record(what, mode, res, images, args, device, base, info)
-        emit(rec)
-        return rec
+    pending: List[tuple] = []
 
+    def bench(mode: str, make) -> None:
+        pending.append((mode, make))
+
+    def run_pending() -> Dict[str, dict]:
+        """Time the queued modes; interleaved over ``--rounds``."""
+        out: Dict[str, dict] = {}
+        if args.rounds == 1:
+            for mode, make in pending:
+                built = make()
+                pool = built[3] if len(built) > 3 else None
+                try:
+                    res = time_steps(built[0], device, args.iters,
+                                     args.warmup)
+                finally:
+                    if pool is not None:
+                        pool.close()
+                        pool.join()
+                rec = _record(what, mode, res, built[1], args, device, base,
+                              built[2])
+                del built
+                _free(device)
+                emit(rec)
+                out[mode] = rec
+            return out
+        built = {mode: make() for mode, make in pending}
+        results = {mode: None for mode, _ in pending}
+        try:
+            for r in range(args.rounds):
+                for mode, _ in pending:
+                    res = time_steps(built[mode][0], device, args.iters,
+                                     args.warmup if r == 0 else 0)
+                    prev = results[mode]
+                    if prev is not None:
+                        res['times'] = prev['times'] + res['times']
+                        res['peak_mem_mib'] = max(prev['peak_mem_mib'],
+                                                  res['peak_mem_mib'])
+                    results[mode] = res
+        finally:
+            for b in built.values():
+                if len(b) > 3 and b[3] is not None:
+                    b[3].close()
+                    b[3].join()
+        for mode, _ in pending:
+            rec = _record(what, mode, results[mode], built[mode][1], args,
+                          device, base, built[mode][2])
+            rec['rounds'] = args.rounds
+            emit(rec)
+            out[mode] = rec
+        return out
+
+    def finish(pairs) -> None:
+        recs = run_pending()
+        for a, b in pairs:
+            emit(_ratio(what, recs[a], recs[b], base))
+
+    pairs = [('fast', 'strict'), ('strict', 'official'),
+             ('fast', 'official')]
     if what == 'train':
         fast_amp = amp or config_amp(cfg)
 
         def ours(c, a):
+
             def make():
                 step, n, info = train_step_fn(c, args, device, a)
                 info['amp'] = a
                 return step, n, info
+
             return make
 
         if not args.compare_strict:
             bench('config', ours(cfg, fast_amp))
         else:
-            strict = bench('strict', ours(to_strict(cfg), None))
-            fast = bench('fast', ours(cfg, fast_amp))
-            official = bench(
-                'official',
-                lambda: official_train_step_fn(cfg, args, device))
-            emit(_ratio(what, fast, strict, base))
-            emit(_ratio(what, strict, official, base))
-            emit(_ratio(what, fast, official, base))
+            bench('strict', ours(to_strict(cfg), None))
+            bench('fast', ours(cfg, fast_amp))
+            bench('official',
+                  lambda: official_train_step_fn(cfg, args, device))
     elif what == 'infer':
         if not args.compare_strict:
             bench('config', lambda: infer_step_fn(cfg, args, device, amp))
         else:
-            strict = bench(
-                'strict',
-                lambda: infer_step_fn(to_strict(cfg), args, device, None))
-            fast = bench('fast',
-                         lambda: infer_step_fn(cfg, args, device, amp))
-            official = bench(
-                'official',
-                lambda: official_infer_step_fn(cfg, args, device))
-            emit(_ratio(what, fast, strict, base))
-            emit(_ratio(what, strict, official, base))
-            emit(_ratio(what, fast, official, base))
+            bench('strict',
+                  lambda: infer_step_fn(to_strict(cfg), args, device, None))
+            bench('fast', lambda: infer_step_fn(cfg, args, device, amp))
+            bench('official',
+                  lambda: official_infer_step_fn(cfg, args, device))
     elif what == 'crf':
-        workers = args.workers or 1
+        pairs = pairs[:1]
         if not args.compare_strict:
-            bench('config', lambda: crf_step_fn(args, workers))
+            bench('config', lambda: crf_step_fn(args, args.workers or 1))
         else:
             pool_size = args.workers or len(os.sched_getaffinity(0))
-            strict = bench('strict', lambda: crf_step_fn(args, 1))
-            fast = bench('fast', lambda: crf_step_fn(args, pool_size))
-            emit(_ratio(what, fast, strict, base))
+            bench('strict', lambda: crf_step_fn(args, 1))
+            bench('fast', lambda: crf_step_fn(args, pool_size))
     elif what == 'rw':
+        pairs = pairs[:1]
         if not args.compare_strict:
             bench('config', lambda: rw_step_fn(args, device, 'auto'))
         else:
-            strict = bench('strict', lambda: rw_step_fn(args, device,
-                                                        'dense'))
-            fast = bench('fast', lambda: rw_step_fn(args, device, 'auto'))
-            emit(_ratio(what, fast, strict, base))
+            bench('strict', lambda: rw_step_fn(args, device, 'dense'))
+            bench('fast', lambda: rw_step_fn(args, device, 'auto'))
+    finish(pairs if args.compare_strict else [])
     return records
 
 
@@ -675,10 +723,20 @@ def parse_args(argv=None):
         'fast mode uses all usable cores)')
     p.add_argument(
         '--threads', type=int, default=None, help='torch.set_num_threads')
+    p.add_argument(
+        '--rounds',
+        type=int,
+        default=1,
+        help='with several modes: build them all and run their timed '
+        'iterations interleaved this many times (robust to drifting load '
+        'on shared machines; peak memory then includes the other modes\' '
+        'resident models)')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument(
+        '--verbose', action='store_true', help='keep MMEngine log output')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
-    for name in ('iters', 'warmup', 'batch', 'crop', 'classes'):
+    for name in ('iters', 'warmup', 'batch', 'crop', 'classes', 'rounds'):
         value = getattr(args, name)
         if value is not None and value < (0 if name == 'warmup' else 1):
             p.error(f'--{name} must be positive, got {value}')

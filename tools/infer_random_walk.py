@@ -30,9 +30,8 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 from mmseam.apis.cam_io import (load_cam, remove_stale_tmp,  # noqa: E402
                                 save_label_png)
-from mmseam.apis.random_walk import (
-    RW_PRESETS,  # noqa: E402
-    random_walk_with_model)
+from mmseam.apis.random_walk import (RW_PRESETS,  # noqa: E402
+                                     random_walk_with_model)
 from mmseam.utils import init_dist_any_device  # noqa: E402
 
 

@@ -28,7 +28,8 @@ import numpy as np
 from PIL import Image
 
 __all__ = [
-    'atomic_write', 'remove_stale_tmp', 'save_cam', 'load_cam', 'cam_to_score_map',
+    'atomic_write', 'remove_stale_tmp', 'save_cam', 'load_cam',
+    'cam_to_score_map',
     'save_crf_scores', 'load_crf_scores', 'save_label_png', 'load_label_png',
     'voc_colormap', 'load_metainfo'
 ]
@@ -63,7 +64,6 @@ def atomic_write(path: PathType, write_fn: Callable[[IO[bytes]],
         if osp.exists(tmp):
             os.remove(tmp)
         raise
-
 
 
 def remove_stale_tmp(folder: PathType,
@@ -102,6 +102,7 @@ def remove_stale_tmp(folder: PathType,
                 continue
             removed.append(entry.path)
     return removed
+
 
 def _check_maps(maps: np.ndarray, labels: np.ndarray, name: str,
                 path: PathType) -> Tuple[np.ndarray, np.ndarray]:

@@ -138,9 +138,10 @@ def check_checkpoint_fits(model: torch.nn.Module,
 def _model_num_classes(model: torch.nn.Module) -> Dict[str, int]:
     model = unwrap_model(model)
     found = {}
-    if isinstance(getattr(model, 'num_classes', None), int):
-        found['model.num_classes'] = model.num_classes
     heads = getattr(model, 'decode_head', None)
+    if heads is None and isinstance(getattr(model, 'num_classes', None),
+                                    int):  # SEAM; EncoderDecoder copies it
+        found['model.num_classes'] = model.num_classes
     if isinstance(heads, torch.nn.Module):
         heads = [heads]
     for i, head in enumerate(heads or []):

@@ -24,8 +24,9 @@ A non-finite iteration is handled by ``action``:
   and go on. More than ``max_consecutive_skips`` skipped iterations in a row
   raise :class:`NonFiniteLossError` (the run has diverged).
 
-The loss terms are read from the model's ``parse_losses`` output, which the
-wrapper records when ``optim_context(model)`` is entered (no extra compute).
+The loss terms are read from the loss dict the model returns in ``'loss'``
+mode, recorded by a forward hook that the wrapper registers when
+``optim_context(model)`` is first entered (no extra compute).
 """
 import logging
 from contextlib import contextmanager
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 _ACTIONS = ('raise', 'skip')
-_WATCH_FLAG = '_mmseam_nonfinite_guard'
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -60,6 +60,28 @@ def _fmt(value: torch.Tensor) -> str:
     if value.numel() == 1:
         return f'{value.item():.6g}'
     return f'{value.flatten().tolist()}'
+
+
+class _LossRecorder:
+    """Forward hook keeping the loss dict of the last ``'loss'`` forward.
+
+    Deep copies (e.g. an EMA model) share the recorder; pickling drops it,
+    so a model with the hook stays picklable.
+    """
+
+    def __init__(self, guard: Optional['NonFiniteGuardMixin']) -> None:
+        self.guard = guard
+
+    def __call__(self, module, args, output) -> None:
+        if self.guard is not None and isinstance(output, dict) and any(
+                'loss' in k for k in output):
+            self.guard._last_losses = output
+
+    def __deepcopy__(self, memo) -> '_LossRecorder':
+        return self
+
+    def __reduce__(self):
+        return (_LossRecorder, (None, ))
 
 
 class NonFiniteGuardMixin:
@@ -96,26 +118,20 @@ class NonFiniteGuardMixin:
         self.max_consecutive_skips = max_consecutive_skips
         self.num_skipped = 0
         self.consecutive_skips = 0
-        self._last_log_vars: Optional[Dict[str, torch.Tensor]] = None
+        self._last_losses: Optional[dict] = None
         self._param_names: Dict[int, str] = {}
 
     # ------------------------------------------------------------------
     # recording the loss terms
     # ------------------------------------------------------------------
     def _watch(self, module: torch.nn.Module) -> None:
-        """Record the ``parse_losses`` output of ``module`` on every call."""
-        if getattr(module, _WATCH_FLAG, None) is self:
+        """Record the loss dict that ``module`` returns in ``'loss'`` mode
+        (a forward hook; registered once per module)."""
+        if any(
+                isinstance(h, _LossRecorder) and h.guard is self
+                for h in module._forward_hooks.values()):
             return
-        original = type(module).parse_losses.__get__(module)
-        guard = self
-
-        def parse_losses(losses):
-            loss, log_vars = original(losses)
-            guard._last_log_vars = log_vars
-            return loss, log_vars
-
-        module.parse_losses = parse_losses
-        setattr(module, _WATCH_FLAG, self)
+        module.register_forward_hook(_LossRecorder(self))
         self._param_names = {
             id(p): name
             for name, p in module.named_parameters()
@@ -124,10 +140,8 @@ class NonFiniteGuardMixin:
     @contextmanager
     def optim_context(self, model: torch.nn.Module):
         """The wrapped context; also starts recording the loss terms."""
-        module = model.module if is_model_wrapper(model) else model
-        if hasattr(type(module), 'parse_losses'):
-            self._watch(module)
-        self._last_log_vars = None
+        self._watch(model.module if is_model_wrapper(model) else model)
+        self._last_losses = None
         with super().optim_context(model):
             yield
 
@@ -145,15 +159,19 @@ class NonFiniteGuardMixin:
         return bool(flag.item())
 
     def _bad_terms(self) -> List[str]:
-        if not self._last_log_vars:
-            return []
-        return [
-            f'{name}={_fmt(value)}'
-            for name, value in self._last_log_vars.items()
-            if name != 'loss' and 'loss' in name
-            and isinstance(value, torch.Tensor)
-            and not bool(torch.isfinite(value.detach()).all())
-        ]
+        """``name=value`` of the non-finite loss terms of this iteration."""
+        bad = []
+        for name, value in (self._last_losses or {}).items():
+            if 'loss' not in name:
+                continue  # logged metrics (e.g. accuracies) are not summed
+            if isinstance(value, (list, tuple)):
+                value = [v for v in value if isinstance(v, torch.Tensor)]
+                value = sum(v.detach().float().mean()
+                            for v in value) if value else None
+            if isinstance(value, torch.Tensor) and not bool(
+                    torch.isfinite(value.detach()).all()):
+                bad.append(f'{name}={_fmt(value.mean())}')
+        return bad
 
     def _bad_grads(self) -> List[str]:
         bad = []
@@ -215,17 +233,18 @@ class NonFiniteGuardMixin:
         zero_kwargs = {} if zero_kwargs is None else zero_kwargs
         iteration = self._inner_count
         local_finite = bool(torch.isfinite(loss.detach()).all())
+        terms = [] if local_finite else self._bad_terms()
+        self._last_losses = None  # do not keep the graph alive
         if not self._all_ranks_finite(
                 torch.tensor(local_finite, device=loss.device)):
-            terms = self._bad_terms()
             if local_finite:
                 detail = 'the loss is non-finite on another rank'
             elif terms:
                 detail = (f'loss term(s) {", ".join(terms)} '
                           f'(total loss={_fmt(loss)})')
             else:
-                detail = (f'total loss={_fmt(loss)} (the individual loss '
-                          'terms are unknown)')
+                detail = (f'total loss={_fmt(loss)} (the model returned no '
+                          'loss dict to name the term)')
             self._handle(iteration, 'loss', detail)
             # skipped: drop this (and any accumulated) gradient, keep the
             # iteration count in step with the runner

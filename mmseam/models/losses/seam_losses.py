@@ -130,7 +130,8 @@ class MinPoolLoss(_SEAMLoss):
         _check_4d(cam, 'MinPoolLoss')
         n, _, h, w = cam.shape
         k = max(int(h * w * self.ratio), 1)
-        pix_max = cam.amax(dim=1).reshape(n, -1)
+        # max with indices (official): index-routed backward, no tie mask
+        pix_max = cam.max(dim=1)[0].reshape(n, -1)
         lowest = torch.topk(pix_max, k=k, dim=-1, largest=False)[0]
         return self.loss_weight * F.relu(lowest).sum() / (k * n)
 

@@ -39,8 +39,11 @@ def max_norm(cam: Tensor, eps: float = 1e-5) -> Tensor:
     _check_4d(cam, 'max_norm')
     p = F.relu(cam)
     flat = p.flatten(2)
-    max_v = flat.amax(dim=-1)[..., None, None]
-    min_v = flat.amin(dim=-1)[..., None, None]
+    # max/min with indices (as the official code): their backward scatters
+    # one value per (n, c); amax/amin would build a dense tie mask over
+    # every pixel in the backward pass.
+    max_v = flat.max(dim=-1)[0][..., None, None]
+    min_v = flat.min(dim=-1)[0][..., None, None]
     return F.relu(p - min_v - eps) / (max_v - min_v + eps)
 
 

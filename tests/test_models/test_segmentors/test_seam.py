@@ -263,3 +263,69 @@ def test_mmpretrain_backbones_through_config(backbone, in_channels, neck_in):
     assert all(torch.isfinite(v) for v in losses.values())
     out = model.eval()(torch.randn(1, 3, 64, 64), mode='tensor')
     assert out['cam_pcm'].shape == (1, NUM_CLASSES, 64, 64)
+
+
+def test_channels_last_is_layout_only():
+    """channels_last changes the memory format, not the maths."""
+    torch.manual_seed(6)
+    ref = tiny_seam().eval()
+    fast = tiny_seam(channels_last=True).eval()
+    fast.load_state_dict(ref.state_dict())
+    assert fast.classifier.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    assert not ref.classifier.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 32, 32)
+    want = ref.loss(x, samples(LABELS))
+    got = fast.loss(x, samples(LABELS))
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-4, atol=1e-6)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            fast.multiscale_cam(x, scales=(1.0, 0.5), flip=True),
+            ref.multiscale_cam(x, scales=(1.0, 0.5), flip=True),
+            rtol=1e-4,
+            atol=1e-5)
+
+
+def test_amp_dtype_option():
+    with pytest.raises(ValueError, match='amp_dtype'):
+        tiny_seam(test_cfg=dict(amp_dtype='bf16'))
+    torch.manual_seed(7)
+    ref = tiny_seam().eval()
+    amp = tiny_seam(test_cfg=dict(amp_dtype='bfloat16')).eval()
+    amp.load_state_dict(ref.state_dict())
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        want = ref.multiscale_cam(x, scales=(1.0, 0.5), flip=True)
+        got = amp.multiscale_cam(x, scales=(1.0, 0.5), flip=True)
+        # an outer autocast wins over test_cfg (here: an fp32 region)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=False):
+            plain = amp.multiscale_cam(x, scales=(1.0, 0.5), flip=True)
+    assert got.dtype == torch.float32  # CAMs are summed in fp32
+    assert not torch.equal(got, want)  # the network really ran in bf16
+    # bf16 rounding only: within a few percent of the CAM's range
+    assert (got - want).abs().max() <= 0.05 * want.abs().max()
+    torch.testing.assert_close(plain, want)
+
+
+def test_loss_under_bf16_autocast_is_fp32_and_close():
+    torch.manual_seed(8)
+    model = tiny_seam().eval()
+    x = torch.randn(2, 3, 32, 32)
+    want = model.loss(x, samples(LABELS))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = model.loss(x, samples(LABELS))
+        out = model._forward(x)
+    assert all(v.dtype == torch.float32 for v in out.values())
+    for k in want:
+        assert got[k].dtype == torch.float32
+        torch.testing.assert_close(got[k], want[k], rtol=0.05, atol=0.01)
+
+
+def test_image_labels_stack_once():
+    model = tiny_seam()
+    y = model._image_labels(samples(LABELS), torch.device('cpu'))
+    want = torch.tensor([[1., 1, 0, 1], [1, 0, 1, 0]])[:, :, None, None]
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, want)
