@@ -21,7 +21,7 @@ sys.path.insert(0, osp.join(REPO, 'tests', 'test_engine'))
 from test_seam_runner import seam_cfg  # noqa: E402
 
 __all__ = [
-    'REPO', 'seam_train_cfg', 'affinity_train_cfg', 'stage2_train_cfg',
+    'REPO', 'slim', 'seam_train_cfg', 'affinity_train_cfg', 'stage2_train_cfg',
     'write_crf_targets', 'start', 'output', 'kill_all_when', 'folder_bytes',
     'tmp_files', 'state_dicts_equal', 'tiny_affinity_model_cfg'
 ]
@@ -51,6 +51,24 @@ PREPROCESSOR = dict(
     size=(64, 64))
 
 
+# the keys a Runner / the tools read; other top-level variables of the
+# base files are dropped
+RUN_KEYS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+            'rw_dataloader', 'train_cfg', 'val_cfg', 'test_cfg',
+            'val_evaluator', 'test_evaluator', 'optim_wrapper',
+            'param_scheduler', 'default_hooks', 'custom_hooks', 'env_cfg',
+            'log_processor', 'log_level', 'visualizer', 'vis_backends',
+            'default_scope', 'custom_imports', 'randomness', 'work_dir',
+            'load_from', 'resume', 'launcher')
+
+
+def slim(cfg: Config) -> Config:
+    """Only the run keys, and no yapf formatting of the config text (MMEngine
+    formats it for the log, the dumped config and every checkpoint)."""
+    return Config({k: cfg[k] for k in RUN_KEYS if k in cfg},
+                  format_python_code=False)
+
+
 def _runtime(cfg: Config, work_dir: str) -> Config:
     cfg.default_scope = 'mmseg'
     cfg.custom_imports = dict(imports=['mmseam'], allow_failed_imports=False)
@@ -77,7 +95,7 @@ def seam_train_cfg(data_root: str, work_dir: str,
     cfg = _runtime(cfg, work_dir)
     cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=2)
     cfg.default_hooks.pop('visualization', None)
-    return cfg
+    return slim(cfg)
 
 
 def tiny_affinity_model_cfg() -> dict:
@@ -149,7 +167,7 @@ def affinity_train_cfg(data_root: str, crf_root: str, work_dir: str,
     _loop_cfg(cfg, max_epochs)
     cfg.default_hooks.checkpoint.update(interval=1, max_keep_ckpts=2)
     cfg.default_hooks.logger.interval = 1
-    return cfg
+    return slim(cfg)
 
 
 def stage2_train_cfg(data_root: str, work_dir: str,
@@ -201,7 +219,7 @@ def stage2_train_cfg(data_root: str, work_dir: str,
         type='LoggerHook', interval=1, log_metric_by_epoch=False)
     cfg.default_hooks.pop('visualization', None)
     cfg.log_processor = dict(by_epoch=False)
-    return cfg
+    return slim(cfg)
 
 
 def write_crf_targets(data_root: str, crf_root: str) -> None:
@@ -322,3 +340,51 @@ def state_dicts_equal(a: dict, b: dict) -> List[str]:
     import torch
     assert set(a) == set(b), set(a) ^ set(b)
     return [k for k in a if not torch.equal(a[k], b[k])]
+
+
+def dist_guard_worker(rank: int, world: int, port: int, queue) -> None:
+    """One rank of a 2-process gloo run of NonFiniteGuardOptimWrapper with
+    DDP: rank 1's loss is NaN at iteration 2. Puts (rank, action, outcome,
+    weights) for action 'skip' then 'raise' into ``queue``."""
+    import torch
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    import mmseam  # noqa: F401
+    from mmengine.model import BaseModel, MMDistributedDataParallel
+
+    from mmseam.engine import NonFiniteGuardOptimWrapper, NonFiniteLossError
+
+    class Toy(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(3))
+            self.calls = 0
+
+        def forward(self, inputs, data_samples=None, mode='loss'):
+            self.calls += 1
+            loss_b = 0.1 * self.w.pow(2).sum()
+            if rank == 1 and self.calls == 2:
+                loss_b = loss_b * float('nan')
+            return dict(
+                loss_a=(inputs @ self.w - 1).pow(2).mean(), loss_b=loss_b)
+
+    for action in ('skip', 'raise'):
+        model = MMDistributedDataParallel(module=Toy())
+        guard = NonFiniteGuardOptimWrapper(
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+            action=action)
+        weights = []
+        try:
+            for it in range(4):
+                g = torch.Generator().manual_seed(10 * it + rank)
+                model.train_step(dict(inputs=torch.randn(2, 3, generator=g)),
+                                 guard)
+                weights.append(model.module.w.detach().tolist())
+            queue.put((rank, action, f'skipped {guard.num_skipped}',
+                       weights))
+        except NonFiniteLossError as err:
+            queue.put((rank, action, str(err), model.module.w.tolist()))
+    dist.destroy_process_group()

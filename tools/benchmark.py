@@ -426,14 +426,9 @@ def official_infer_step_fn(cfg: Config, args, device: torch.device):
     return step, n, dict(channels_last=False)
 
 
-def _crf_job(job):
-    from mmseam.apis.crf import crf_inference
-    img, probs = job
-    return crf_inference(img, probs)
-
-
 def crf_step_fn(args, workers: int):
     """``crf_inference`` on ``--batch`` images, serially or in a pool."""
+    from mmseam.apis.crf import crf_inference
     h, w = args.img_size
     k = args.classes
     jobs = []
@@ -452,9 +447,9 @@ def crf_step_fn(args, workers: int):
     def step():
         if pool is None:
             for job in jobs:
-                _crf_job(job)
+                crf_inference(*job)
         else:
-            pool.map(_crf_job, jobs, chunksize=1)
+            pool.starmap(crf_inference, jobs, chunksize=1)
 
     return step, args.batch, dict(workers=workers), pool
 
@@ -532,15 +527,24 @@ def _ratio(what: str, a: dict, b: dict, base: dict) -> dict:
 
 def run(args) -> List[dict]:
     """Run the benchmark; returns (and prints) the JSON records."""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    if not args.verbose:  # keep stdout to the JSON lines
+        logger.setLevel(logging.ERROR)
+    try:
+        return _run(args)
+    finally:
+        logger.setLevel(level)
+
+
+def _run(args) -> List[dict]:
     device = torch.device(args.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise RuntimeError('--device cuda was given but no CUDA device is '
                            'available; use --device cpu.')
     if args.threads:
         torch.set_num_threads(args.threads)
-    if not args.verbose:
-        from mmengine.logging import MMLogger
-        MMLogger.get_current_instance().setLevel(logging.ERROR)
     cfg = load_config(args.config, args.cfg_options)
     if args.batch is None:
         args.batch = DEFAULT_BATCH[args.what]

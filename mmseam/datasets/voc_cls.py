@@ -402,8 +402,11 @@ class VOCClsDataset(BaseSegDataset):
                 f'mask {mask_path} has shape {mask.shape}; expected a '
                 'single-channel (palette or grey) PNG of class indices.')
         num = len(self._source_classes)
-        values = np.unique(mask)
-        bad = sorted(int(v) for v in values if num <= v < 255)
+        if mask.dtype == np.uint8:  # bincount is ~10x faster than unique
+            values = np.flatnonzero(np.bincount(mask.ravel(), minlength=256))
+        else:
+            values = np.unique(mask)
+        bad = sorted(int(v) for v in values if num <= v < 255 or v > 255)
         if bad:
             raise DatasetError(
                 f'mask {mask_path} contains the values {bad}, outside the '

@@ -4,7 +4,7 @@ images runs in bounded memory. The resident set size of the job is sampled
 from /proc/<pid>/status while it runs; after the warm-up it must not grow
 with the number of images processed.
 
-``MMSEAM_RSS_IMAGES`` sets the split size (default 1000; the report in
+``MMSEAM_RSS_IMAGES`` sets the split size (default 2000; the report in
 the README was measured with 3000)."""
 import os
 import os.path as osp
@@ -23,7 +23,7 @@ from reliability_utils import (CLASSES, PALETTE, REPO,  # noqa: E402
                                output, seam_train_cfg, start)
 
 init_default_scope('mmseg')
-NUM_IMAGES = int(os.environ.get('MMSEAM_RSS_IMAGES', 1000))
+NUM_IMAGES = int(os.environ.get('MMSEAM_RSS_IMAGES', 2000))
 MAX_GROWTH_MB = 16  # after the first 20 % of the split
 MAX_SLOPE_KB = 4  # per image, least-squares fit after the warm-up
 

@@ -18,7 +18,7 @@ from mmseam.datasets.synthetic import make_synthetic_voc
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from reliability_utils import (REPO, folder_bytes, output,  # noqa: E402
-                               seam_cfg, seam_train_cfg, start,
+                               seam_cfg, seam_train_cfg, slim, start,
                                state_dicts_equal)
 
 init_default_scope('mmseg')
@@ -34,7 +34,7 @@ def stage1_cfg(data_root, work_dir):
     assert cfg.model.dropout_ratio == 0.5
     assert [t['type'] for t in cfg.train_dataloader.dataset.pipeline
             ][1:3] == ['RandomFlip', 'RandomCropPad']
-    return cfg
+    return slim(cfg)
 
 
 def free_port():

@@ -239,3 +239,38 @@ def test_amp_keeps_the_guard(tmp_path):
     # both tools add the fail-fast checks
     hooks = [h['type'] for h in cfg.custom_hooks]
     assert 'NumClassesCheckHook' in hooks and 'CheckpointFitHook' in hooks
+
+
+def test_two_gloo_ranks_agree(tmp_path):
+    """DDP on 2 gloo processes, NaN on rank 1 only: both ranks skip the same
+    update (weights stay equal) or both stop (nobody hangs in all-reduce)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    from reliability_utils import dist_guard_worker
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context('spawn')
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=dist_guard_worker, args=(r, 2, port, queue))
+        for r in range(2)
+    ]
+    for p in procs:
+        p.start()
+    results = {(r, a): (o, w)
+               for r, a, o, w in (queue.get(timeout=240) for _ in range(4))}
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    # skip: iteration 2 dropped on both ranks, weights identical across ranks
+    (o0, w0), (o1, w1) = results[0, 'skip'], results[1, 'skip']
+    assert o0 == o1 == 'skipped 1'
+    assert w0 == w1 and w0[0] == w0[1] and w0[1] != w0[2]
+    # raise: both ranks stop at iteration 2, with the weights of iteration 1
+    (o0, w0), (o1, w1) = results[0, 'raise'], results[1, 'raise']
+    assert 'iteration 2 ' in o0 and 'non-finite on another rank' in o0
+    assert 'iteration 2 ' in o1 and 'loss_b=nan' in o1
+    assert w0 == w1 == results[0, 'skip'][1][0]

@@ -1,0 +1,228 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+"""Output format of tools/benchmark.py (not its speed)."""
+import importlib.util
+import json
+import os.path as osp
+import subprocess
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import mmseam  # noqa: F401
+
+init_default_scope('mmseg')
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(REPO, 'tools', 'benchmark.py')
+R18 = osp.join(REPO, 'configs', 'seam',
+               'seam_r18-d8_1xb8-6e_synthvoc-224x224.py')
+STRICT = osp.join(REPO, 'configs', 'seam',
+                  'seam_wr38d_1xb8-8e_voc12aug-448x448.py')
+BF16 = osp.join(REPO, 'configs', 'seam',
+                'seam_wr38d_1xb8-bf16-8e_voc12aug-448x448.py')
+TINY = ['--iters', '2', '--warmup', '1', '--device', 'cpu']
+
+RESULT_KEYS = {
+    'what': str,
+    'mode': str,
+    'img_per_s': float,
+    'sec_per_step_median': float,
+    'sec_per_step_mean': float,
+    'sec_per_step_min': float,
+    'iters': int,
+    'warmup': int,
+    'peak_mem_mib': float,
+    'mem_metric': str,
+    'device': str,
+    'device_name': str,
+    'num_threads': int,
+    'torch': str,
+    'commit': str,
+    'config': str,
+    'batch': int,
+}
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('benchmark_tool', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = load_tool()
+
+
+def run(capsys, *argv):
+    """Run the tool in-process; returns (records, parsed stdout lines)."""
+    records = tool.main([R18, *argv])
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines()
+             if line.startswith('{')]
+    assert lines == records  # every record is printed, one JSON per line
+    assert len(lines) == len(out.strip().splitlines())  # nothing else
+    return records
+
+
+def check_result(rec, what, mode, batch):
+    for key, kind in RESULT_KEYS.items():
+        assert isinstance(rec[key], kind), (key, rec[key])
+    assert rec['what'] == what and rec['mode'] == mode
+    assert rec['batch'] == batch
+    assert rec['iters'] == 2 and rec['warmup'] == 1
+    assert rec['img_per_s'] > 0 and rec['peak_mem_mib'] > 0
+    assert 0 < rec['sec_per_step_min'] <= rec['sec_per_step_median']
+    assert rec['img_per_s'] == pytest.approx(batch /
+                                             rec['sec_per_step_median'])
+    assert rec['device'] == 'cpu'
+    assert rec['mem_metric'].startswith('rss_peak')
+    assert rec['torch'] == torch.__version__
+    assert rec['config'] == 'configs/seam/seam_r18-d8_1xb8-6e_synthvoc-' \
+        '224x224.py'
+    assert 'amp' in rec and 'channels_last' in rec
+    assert rec['git_dirty'] in (True, False, None)
+    assert rec['commit'] == 'unknown' or len(rec['commit']) >= 7
+
+
+def test_train(capsys):
+    (rec, ) = run(capsys, '--what', 'train', '--batch', '2', '--crop', '32',
+                  *TINY)
+    check_result(rec, 'train', 'config', 2)
+    assert rec['crop'] == 32 and rec['img_size'] is None
+    assert rec['amp'] is None and rec['channels_last'] is False
+
+
+@pytest.mark.parametrize('what,extra', [
+    ('infer', ['--scales', '0.5', '1.0']),
+    ('crf', ['--classes', '3']),
+    ('rw', ['--classes', '3']),
+])
+def test_other_modes(capsys, what, extra):
+    (rec, ) = run(capsys, '--what', what, '--img-size', '24', '32', *extra,
+                  *TINY)
+    check_result(rec, what, 'config', 1)
+    assert rec['crop'] is None and rec['img_size'] == [24, 32]
+
+
+def check_ratio(rec, what, a, b):
+    assert rec['what'] == what and rec['ratio'] == f'{a["mode"]}/{b["mode"]}'
+    assert rec['img_per_s_ratio'] == pytest.approx(a['img_per_s'] /
+                                                   b['img_per_s'])
+    assert rec['sec_per_step_ratio'] == pytest.approx(
+        a['sec_per_step_median'] / b['sec_per_step_median'])
+    assert rec['img_per_s_ratio'] > 0
+    assert rec['commit'] == a['commit'] and rec['device'] == 'cpu'
+
+
+def test_compare_strict_train(capsys):
+    recs = run(capsys, '--what', 'train', '--batch', '2', '--crop', '32',
+               '--compare-strict', '--amp', *TINY)
+    modes = [r.get('mode') for r in recs[:3]]
+    assert modes == ['strict', 'fast', 'official']
+    strict, fast, official = recs[:3]
+    for r in recs[:3]:
+        check_result(r, 'train', r['mode'], 2)
+    assert strict['amp'] is None and fast['amp'] == 'bfloat16'
+    assert official['amp'] is None
+    check_ratio(recs[3], 'train', fast, strict)
+    check_ratio(recs[4], 'train', strict, official)
+    check_ratio(recs[5], 'train', fast, official)
+    assert len(recs) == 6
+
+
+def test_compare_strict_infer_interleaved(capsys):
+    recs = run(capsys, '--what', 'infer', '--img-size', '24', '32',
+               '--scales', '1.0', '--compare-strict', '--rounds', '2', *TINY)
+    assert [r.get('mode') for r in recs[:3]] == [
+        'strict', 'fast', 'official'
+    ]
+    for r in recs[:3]:
+        assert r['iters'] == 4 and r['rounds'] == 2  # 2 rounds x 2 iters
+        assert r['img_per_s'] > 0
+    assert [r['ratio'] for r in recs[3:]] == [
+        'fast/strict', 'strict/official', 'fast/official'
+    ]
+
+
+@pytest.mark.parametrize('what', ['crf', 'rw'])
+def test_compare_strict_crf_rw(capsys, what):
+    recs = run(capsys, '--what', what, '--img-size', '24', '32', '--batch',
+               '2', '--workers', '2', '--compare-strict', *TINY)
+    strict, fast, ratio = recs
+    check_result(strict, what, 'strict', 2)
+    check_result(fast, what, 'fast', 2)
+    check_ratio(ratio, what, fast, strict)
+    if what == 'crf':
+        assert strict['workers'] == 1 and fast['workers'] == 2
+    else:
+        assert strict['rw_method'] == 'dense'
+        assert fast['rw_method'] == 'auto'
+
+
+def test_to_strict_of_the_bf16_config_is_the_strict_config():
+    fast = tool.load_config(BF16)
+    strict = tool.load_config(STRICT)
+    derived = tool.to_strict(fast)
+    assert fast.model.channels_last is True
+    assert fast.model.test_cfg.amp_dtype == 'bfloat16'
+    assert tool.config_amp(fast) == 'bfloat16'
+    assert fast.optim_wrapper.loss_scale == dict(enabled=False)
+    assert fast.train_dataloader.pin_memory is True
+    assert tool.config_amp(strict) is None
+    assert derived.optim_wrapper.to_dict() == strict.optim_wrapper.to_dict()
+    assert derived.model.channels_last is False
+    assert derived.model.test_cfg.amp_dtype is None
+    assert strict.model.get('channels_last', False) is False
+    assert strict.model.test_cfg.get('amp_dtype') is None
+    assert derived.model.test_cfg.to_dict() == dict(
+        strict.model.test_cfg, amp_dtype=None)
+
+
+def test_bf16_wrapper_steps_without_a_grad_scaler(monkeypatch):
+    """The bf16 config's wrapper (built here on the CPU by pretending a GPU
+    is there) autocasts to bf16 and never scales the loss."""
+    import mmengine.optim.optimizer.amp_optimizer_wrapper as amp_module
+    from mmengine.optim import build_optim_wrapper
+    monkeypatch.setattr(amp_module, 'is_cuda_available', lambda: True)
+    cfg = Config.fromfile(BF16)
+    torch.manual_seed(0)
+    model = torch.nn.Conv2d(3, 4, 3)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    assert wrapper.loss_scaler.is_enabled() is False
+    before = model.weight.detach().clone()
+    x = torch.randn(2, 3, 8, 8)
+    with wrapper.optim_context(model):
+        out = model(x)
+        assert out.dtype == torch.bfloat16
+        loss = out.float().square().mean()
+    wrapper.update_params(loss)
+    assert not torch.equal(model.weight, before)
+    assert model.weight.dtype == torch.float32
+    assert wrapper.state_dict()['loss_scaler'] == {}
+
+
+def test_bad_input():
+    with pytest.raises(FileNotFoundError, match='no_such.py'):
+        tool.main(['no_such.py'])
+    aff = osp.join(REPO, 'configs', 'affinity',
+                   'affinitynet_r18-d8_1xb8-4e_synthvoc-224x224.py')
+    with pytest.raises(ValueError, match='model.type="SEAM"'):
+        tool.main([aff, *TINY])
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match='--device cpu'):
+            tool.main([R18, '--device', 'cuda'])
+    with pytest.raises(SystemExit):
+        tool.parse_args([R18, '--iters', '0'])
+
+
+def test_git_commit_unknown_without_git(monkeypatch):
+    assert tool.git_commit() != ''
+
+    def broken(*args, **kwargs):
+        raise FileNotFoundError('git')
+
+    monkeypatch.setattr(subprocess, 'run', broken)
+    assert tool.git_commit() == 'unknown'
+    assert tool.git_dirty() is None

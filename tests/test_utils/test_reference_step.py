@@ -1,0 +1,134 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+"""The benchmark's official-step re-implementation computes what mmseam
+computes: same losses on the same weights, same CAMs."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+import mmseam  # noqa: F401
+from mmseam.utils.reference_step import (OfficialSEAMNet, PlainResNet38,
+                                         build_official_like,
+                                         build_official_optimizer,
+                                         official_infer, official_train_step)
+
+init_default_scope('mmseg')
+
+TINY = dict(
+    type='SEAM',
+    num_classes=4,
+    in_channels=64,
+    backbone=dict(
+        type='ResNetV1c',
+        depth=18,
+        stem_channels=8,
+        base_channels=8,
+        strides=(1, 2, 1, 1),
+        dilations=(1, 1, 2, 4),
+        out_indices=(0, 1, 2, 3),
+        norm_eval=True,
+        contract_dilation=True),
+    neck=dict(
+        type='PixelCorrelationModule',
+        in_channels=(16, 32),
+        proj_channels=(8, 8),
+        out_channels=16,
+        in_index=(1, 2)),
+    equivariant_transform=dict(type='RescaleTransform', scale_factor=0.5))
+LABELS = torch.tensor([[1., 0, 1], [0, 1, 0]])
+
+
+def twins():
+    """An mmseam SEAM and the official network with the same weights."""
+    torch.manual_seed(0)
+    ours = MODELS.build(copy.deepcopy(TINY))
+    official = build_official_like(copy.deepcopy(TINY))
+    official.backbone.load_state_dict(ours.backbone.state_dict())
+    official.fc8.weight.data.copy_(ours.classifier.weight)
+    official.f8_3.weight.data.copy_(ours.neck.proj[0].weight)
+    official.f8_4.weight.data.copy_(ours.neck.proj[1].weight)
+    official.f9.weight.data.copy_(ours.neck.fuse.weight)
+    return ours.eval(), official.eval()  # eval: no dropout
+
+
+def test_train_step_losses_equal_seam_loss():
+    ours, official = twins()
+    x = torch.randn(2, 3, 32, 32)
+    data_samples = []
+    for row in LABELS:
+        s = SegDataSample()
+        s.set_data(dict(img_labels=row))
+        data_samples.append(s)
+    want = ours.loss(x, data_samples)
+    before = official.fc8.weight.detach().clone()
+    opt = build_official_optimizer(official, lr=0.01)
+    got = official_train_step(official, opt, x, LABELS, scale_factor=0.5)
+    # the official log folds the min-pool loss into loss_cls
+    assert got['loss_cls'] == pytest.approx(
+        (want['loss_cls'] + want['loss_minpool']).item(), rel=1e-5)
+    assert got['loss_er'] == pytest.approx(want['loss_er'].item(), rel=1e-5)
+    assert got['loss_ecr'] == pytest.approx(
+        want['loss_ecr'].item(), rel=1e-5)
+    assert got['loss'] == pytest.approx(
+        sum(v.item() for v in want.values()), rel=1e-5)
+    # it is a full step: the new layers moved (10x lr group)
+    assert not torch.equal(official.fc8.weight, before)
+    assert opt.global_step == 1
+    # the official momentum quirk: weight decay passed as momentum
+    assert opt.param_groups[0]['momentum'] == 5e-4
+    assert [g['lr'] for g in opt.param_groups] == pytest.approx(
+        [0.01, 0.02, 0.1, 0.2])
+
+
+def test_infer_equals_multiscale_cam():
+    ours, official = twins()
+    img = torch.randn(1, 3, 24, 28)
+    label = LABELS[0]
+    got = official_infer(official, img, label, scales=(0.5, 1.0, 1.5))
+    with torch.no_grad():
+        raw = ours.multiscale_cam(img, scales=(0.5, 1.0, 1.5), flip=True)
+        want = ours.normalize_cam(raw)[0] * label[:, None, None]
+    # the official code leaves the sub-threshold pixels slightly negative
+    # (it zeroes them before subtracting the minimum); mmseam clips at 0
+    np.testing.assert_allclose(
+        np.maximum(got, 0) * label.numpy()[:, None, None],
+        want.numpy(),
+        rtol=1e-4,
+        atol=1e-5)
+
+
+def test_resnet38_layout_and_freezing():
+    net = PlainResNet38()
+    keys = set(net.state_dict())
+    for key in ('conv1a.weight', 'b2.conv_branch1.weight',
+                'b5.conv_branch2b1.weight', 'b7.conv_branch2b2.weight',
+                'bn7.running_var'):
+        assert key in keys
+    net.train()
+    assert not net.conv1a.weight.requires_grad
+    assert not net.b2_2.conv_branch2a.weight.requires_grad
+    assert net.b3.conv_branch2a.weight.requires_grad
+    assert not net.bn7.training and not net.bn7.weight.requires_grad
+    with torch.no_grad():
+        taps = net.eval()(torch.randn(1, 3, 40, 40))
+    assert [tuple(t.shape) for t in taps] == [
+        (1, 256, 10, 10), (1, 512, 5, 5), (1, 1024, 5, 5), (1, 4096, 5, 5)
+    ]
+    head = OfficialSEAMNet(net, 5, 4096, (512, 1024), (64, 128), 192,
+                           (1, 2))
+    groups = [set(map(id, g)) for g in head.get_parameter_groups()]
+    assert id(head.fc8.weight) in groups[2] and id(head.f9.weight) in groups[2]
+    assert id(net.b3.conv_branch2a.weight) in groups[0]
+    assert id(net.conv1a.weight) not in groups[0]
+    assert not groups[1] and not groups[3]  # no conv has a bias
+
+
+def test_needs_a_pcm():
+    cfg = copy.deepcopy(TINY)
+    cfg['neck'] = None
+    with pytest.raises(ValueError, match='model.neck=None'):
+        build_official_like(cfg)

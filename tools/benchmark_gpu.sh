@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The prepared GPU benchmark: every tools/benchmark.py workload with
+# --compare-strict on one CUDA device, on the shapes of the reference
+# figures in docs/benchmarks.md (H100: stage-1 train batch 8 crop 448,
+# CAM inference 4 scales x flip on 500x375, CRF, random walk).
+#
+#   bash tools/benchmark_gpu.sh [OUT.jsonl]
+#
+# Prints one JSON line per result (strict / fast / official, then the
+# ratios) and appends them to OUT.jsonl (default
+# work_dirs/benchmark_gpu.jsonl). About 3-5 minutes on an H100; nothing is
+# downloaded (random weights). PYTHON overrides the interpreter,
+# CONFIG the SEAM config (default: the bf16 fast config; --compare-strict
+# derives the strict fp32 mode from it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python}
+CONFIG=${CONFIG:-configs/seam/seam_wr38d_1xb8-bf16-8e_voc12aug-448x448.py}
+OUT=${1:-work_dirs/benchmark_gpu.jsonl}
+mkdir -p "$(dirname "$OUT")"
+
+command -v nvidia-smi >/dev/null && nvidia-smi -L || true
+"$PYTHON" -c 'import torch; assert torch.cuda.is_available(), "no CUDA device"; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
+
+bench() {
+    "$PYTHON" tools/benchmark.py "$CONFIG" "$@" --compare-strict \
+        | tee -a "$OUT"
+}
+
+# stage-1 training step (19.5 TFLOP a step on ResNet38d at this shape)
+bench --what train --batch 8 --crop 448 --iters 20 --warmup 5 --device cuda
+# 8-pass CAM inference (4 scales x flip), 500x375 image, batch 1 a pass
+bench --what infer --batch 1 --img-size 375 500 --iters 20 --warmup 3 \
+    --device cuda
+# random walk (SEAM alpha 6, beta 8, logt 6) from AffinityNet-sized features
+bench --what rw --img-size 375 500 --iters 10 --warmup 2 --device cuda
+# dense CRF on the CPU: one image at a time vs a worker pool over all cores
+bench --what crf --img-size 375 500 --batch 16 --iters 3 --warmup 1
+echo "results appended to $OUT"
