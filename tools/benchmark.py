@@ -3,8 +3,8 @@
 
     python tools/benchmark.py CONFIG [--what train|infer|crf|rw]
         [--batch N] [--crop S] [--img-size H W] [--amp] [--iters N]
-        [--warmup N] [--device cpu|cuda] [--compare-strict]
-        [--cfg-options k=v ...]
+        [--warmup N] [--device cpu|cuda] [--compare-strict] [--rounds R]
+        [--plain-wrapper] [--threads T] [--cfg-options k=v ...]
 
 Builds the model of CONFIG with random weights (no checkpoint is read) and
 times ``--iters`` steps after ``--warmup`` untimed ones. Every result is one
@@ -39,18 +39,25 @@ Workloads (``--what``):
 
 * ``strict``: the strict-parity mode, fp32 official numerics: the config
   with ``model.channels_last=False``, ``model.test_cfg.amp_dtype=None`` and
-  a non-AMP optimizer wrapper (same as the ``*_strict.py`` configs); for
-  ``rw`` the official dense propagation; for ``crf`` one image at a time.
+  a non-AMP optimizer wrapper (what separates
+  ``seam_wr38d_1xb8-8e_voc12aug-448x448.py`` from its ``-bf16-`` variant);
+  for ``rw`` the official dense propagation; for ``crf`` one image at a
+  time.
 * ``fast``: the config's own (fast) defaults, plus bf16 autocast with
   ``--amp``; for ``rw`` the automatic sparse/dense choice; for ``crf`` a
   worker pool of ``--workers`` processes.
 * ``official`` (``train`` and ``infer``): a plain re-implementation of the
   official SEAM step (:mod:`mmseam.utils.reference_step`) on the same
-  shapes,
+  shapes (its own poly SGD, no optimizer wrapper),
 
 and prints one ratio line per pair (``img_per_s_ratio`` = images/s of the
 first over the second): ``fast/strict``, ``strict/official`` and
-``fast/official``.
+``fast/official``. ``--rounds R`` builds every mode first and interleaves
+their timed iterations R times (robust to drifting load on a shared
+machine). On the CPU an AMP optimizer wrapper (MMEngine's needs a GPU) is
+replaced by its non-AMP class under a hand-made autocast of its dtype.
+See docs/benchmarks.md for measured figures and tools/benchmark_gpu.sh for
+the prepared GPU run.
 
 Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA (reset per mode);
 on the CPU the peak resident set size of the process during the mode
@@ -234,13 +241,37 @@ def _non_amp_wrapper(wrapper_cfg: dict) -> dict:
     return wrapper_cfg
 
 
+def plain_wrapper(wrapper_cfg: dict) -> dict:
+    """MMEngine's own wrapper class in place of the config's subclass.
+
+    ``OptimWrapper`` (``AmpOptimWrapper`` for AMP configs) with the same
+    optimizer, ``paramwise_cfg`` and the arguments that class accepts; the
+    extra arguments of a subclass (e.g. the NaN guard's ``action``) are
+    dropped. Isolates the cost of such subclasses.
+    """
+    import inspect
+
+    from mmengine.optim import AmpOptimWrapper, OptimWrapper
+    wrapper_cfg = copy.deepcopy(dict(wrapper_cfg))
+    kind = wrapper_cfg.get('type', 'OptimWrapper')
+    cls = AmpOptimWrapper if isinstance(kind, str) and 'Amp' in kind \
+        else OptimWrapper
+    allowed = {'type', 'constructor', 'paramwise_cfg', 'optimizer'}
+    for klass in (cls, OptimWrapper):
+        allowed |= set(inspect.signature(klass.__init__).parameters)
+    out = {k: v for k, v in wrapper_cfg.items() if k in allowed}
+    out['type'] = cls.__name__
+    return out
+
+
 def to_strict(cfg: Config) -> Config:
     """Strict-parity variant: fp32, NCHW, no AMP wrapper.
 
-    The same overrides as the ``*_strict.py`` configs::
-
-        --cfg-options model.channels_last=False \\
-            model.test_cfg.amp_dtype=None optim_wrapper.type=OptimWrapper
+    Turns ``seam_wr38d_1xb8-bf16-8e_voc12aug-448x448.py`` into (the
+    relevant keys of) ``seam_wr38d_1xb8-8e_voc12aug-448x448.py``:
+    ``model.channels_last=False``, ``model.test_cfg.amp_dtype=None`` and the
+    non-AMP class of the optimizer wrapper (``*AmpOptimWrapper`` ->
+    ``*OptimWrapper``, without ``dtype`` / ``loss_scale``).
     """
     cfg = copy.deepcopy(cfg)
     cfg.model.channels_last = False
@@ -321,6 +352,8 @@ def train_step_fn(cfg: Config, args, device: torch.device,
     model = build_model(cfg, device, args.seed)
     model.train()
     wrapper_cfg = copy.deepcopy(dict(cfg.optim_wrapper))
+    if args.plain_wrapper:
+        wrapper_cfg = plain_wrapper(wrapper_cfg)
     manual_amp = amp
     kind = wrapper_cfg.get('type', 'OptimWrapper')
     if isinstance(kind, str) and 'Amp' in kind:
@@ -345,7 +378,9 @@ def train_step_fn(cfg: Config, args, device: torch.device,
         loss, _ = model.parse_losses(losses)
         optim_wrapper.update_params(loss)
 
-    info = dict(channels_last=bool(getattr(model, 'channels_last', False)))
+    info = dict(
+        channels_last=bool(getattr(model, 'channels_last', False)),
+        optim_wrapper=type(optim_wrapper).__name__)
     return step, n, info
 
 
@@ -372,7 +407,8 @@ def official_train_step_fn(cfg: Config, args, device: torch.device):
     def step():
         official_train_step(net, optimizer, img, labels, scale)
 
-    return step, n, dict(channels_last=False)
+    return step, n, dict(
+        channels_last=False, optim_wrapper=type(optimizer).__name__)
 
 
 def infer_step_fn(cfg: Config, args, device: torch.device,
@@ -719,6 +755,12 @@ def parse_args(argv=None):
         action='store_true',
         help='strict-parity vs fast default (and the official step for '
         'train / infer) in one process, with ratio lines')
+    p.add_argument(
+        '--plain-wrapper',
+        action='store_true',
+        help="train: MMEngine's OptimWrapper / AmpOptimWrapper instead of "
+        "the config's wrapper subclass (isolates e.g. the NaN guard's "
+        'per-step checks)')
     p.add_argument(
         '--workers',
         type=int,

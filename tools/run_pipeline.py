@@ -47,6 +47,9 @@ PRESETS = dict(
         'pseudo-224x224.py',
         label_split='train',  # images that get pseudo labels
         eval_split='train',  # images whose pseudo labels are scored
+        # data set and schedule sized for ~20 minutes on 2 CPU cores
+        data=dict(num_train=160, num_val=60, image_size=224),
+        epochs=dict(pretrain=6, cam=4, seam=4, affinity=3, stage2=4),
         crf_workers=2,
         infer_workers=0),
     voc=dict(
@@ -60,6 +63,8 @@ PRESETS = dict(
         'pseudo-448x448.py',
         label_split='train_aug',
         eval_split='train',  # 1,464 images with fine masks (official)
+        data=None,
+        epochs={},  # the configs' own schedules
         crf_workers=8,
         infer_workers=4),
 )
@@ -121,6 +126,15 @@ class Pipeline:
         """Train ``cfg`` into ``<work>/<name>`` (resumable); return ckpt."""
         from mmengine.config import Config
         work_dir = osp.join(self.work, name)
+        epochs = self.p['epochs'].get(name)
+        if epochs:
+            opts = list(opts) + [
+                f'train_cfg.max_epochs={epochs}',
+                f'param_scheduler.0.end={epochs}'
+            ]
+        # scored separately (multi-scale CAMs, pseudo labels, stage-2 test)
+        opts = list(opts) + ['val_cfg=None', 'val_dataloader=None',
+                             'val_evaluator=None']
         opts = list(opts) + list(self.args.train_options or [])
         c = Config.fromfile(osp.join(REPO, cfg))
         c.merge_from_dict(parse_opts(opts))
@@ -247,7 +261,7 @@ class Pipeline:
             if not osp.isfile(osp.join(self.data_root, 'metainfo.json')):
                 from mmseam.datasets.synthetic import make_synthetic_voc
                 log(f'data: generating the synthetic set in {self.data_root}')
-                make_synthetic_voc(self.data_root, seed=a.seed)
+                make_synthetic_voc(self.data_root, seed=a.seed, **p['data'])
             else:
                 log(f'data: using {self.data_root}')
         elif not osp.isdir(self.data_root):

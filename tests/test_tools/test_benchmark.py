@@ -92,6 +92,18 @@ def test_train(capsys):
     check_result(rec, 'train', 'config', 2)
     assert rec['crop'] == 32 and rec['img_size'] is None
     assert rec['amp'] is None and rec['channels_last'] is False
+    assert isinstance(rec['optim_wrapper'], str)
+
+
+def test_plain_wrapper(capsys):
+    (rec, ) = run(capsys, '--what', 'train', '--batch', '1', '--crop', '32',
+                  '--plain-wrapper', *TINY)
+    assert rec['optim_wrapper'] == 'OptimWrapper'
+    cfg = tool.load_config(BF16)
+    plain = tool.plain_wrapper(cfg.optim_wrapper)
+    assert plain['type'] == 'AmpOptimWrapper' and 'action' not in plain
+    assert plain['dtype'] == 'bfloat16'
+    assert plain['paramwise_cfg'] == cfg.optim_wrapper.paramwise_cfg
 
 
 @pytest.mark.parametrize('what,extra', [
