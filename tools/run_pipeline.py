@@ -174,7 +174,7 @@ class Pipeline:
                 env=env)
             for line in proc.stdout:
                 logf.write(line)
-                if ('Epoch(train)' in line or 'mIoU:' in line
+                if ('(train)' in line or 'mIoU:' in line
                         or 'Error' in line or 'Traceback' in line):
                     print('    ' + line.rstrip()[-150:], flush=True)
             proc.wait()
