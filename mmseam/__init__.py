@@ -15,7 +15,8 @@ from .utils.mmcv_compat import ensure_mmcv_ext
 
 ensure_mmcv_ext()
 
-from .utils.checkpoint_compat import patch_mmengine_checkpoint_loading  # noqa: E402
+from .utils.checkpoint_compat import \
+    patch_mmengine_checkpoint_loading  # noqa: E402
 
 patch_mmengine_checkpoint_loading()
 

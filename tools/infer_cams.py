@@ -25,7 +25,7 @@ from mmengine.dist import get_dist_info  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from mmseam.apis import infer_cams  # noqa: E402
-from mmseam.utils import init_dist_any_device  # noqa: E402
+from mmseam.utils import init_dist_any_device, select_device  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -110,12 +110,7 @@ def main(argv=None):
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     from mmseg.registry import DATASETS
     rank, world = get_dist_info()
-    if args.device:
-        device = args.device
-    elif torch.cuda.is_available():
-        device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
-    else:
-        device = 'cpu'
+    device = select_device(args.device)
     model = build_model(cfg, args.checkpoint, device)
     dataset = DATASETS.build(split_dataset_cfg(cfg, args.split))
     amp = dict(bf16=torch.bfloat16, fp16=torch.float16).get(args.amp)

@@ -23,7 +23,6 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmseam  # noqa: E402,F401
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import barrier, get_dist_info  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
@@ -32,7 +31,7 @@ from mmseam.apis.cam_io import (load_cam, remove_stale_tmp,  # noqa: E402
                                 save_label_png)
 from mmseam.apis.random_walk import (RW_PRESETS,  # noqa: E402
                                      random_walk_with_model)
-from mmseam.utils import init_dist_any_device  # noqa: E402
+from mmseam.utils import init_dist_any_device, select_device  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -161,12 +160,7 @@ def main(argv=None):
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     from mmseg.registry import DATASETS
     rank, world = get_dist_info()
-    if args.device:
-        device = args.device
-    elif torch.cuda.is_available():
-        device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
-    else:
-        device = 'cpu'
+    device = select_device(args.device)
     params = dict(RW_PRESETS[args.preset])
     for key in ('alpha', 'beta', 'logt'):
         if getattr(args, key) is not None:

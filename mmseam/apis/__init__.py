@@ -26,4 +26,6 @@ __all__ += ['RW_PRESETS', 'random_walk', 'random_walk_with_model', 'propagate']
 from .visualize import (cam_heatmap, colorize_label, load_rgb,  # noqa: E402
                         overlay, save_grid)
 
-__all__ += ['cam_heatmap', 'colorize_label', 'load_rgb', 'overlay', 'save_grid']
+__all__ += [
+    'cam_heatmap', 'colorize_label', 'load_rgb', 'overlay', 'save_grid'
+]

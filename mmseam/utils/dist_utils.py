@@ -39,3 +39,16 @@ def init_dist_any_device(launcher: str, backend: str = 'nccl',
         rank=int(os.environ['RANK']),
         world_size=int(os.environ['WORLD_SIZE']),
         **kwargs)
+
+
+def select_device(device=None) -> str:
+    """The device of this process: ``device`` if given, else this rank's
+    GPU (``cuda:$LOCAL_RANK``) when CUDA is available, else ``'cpu'``."""
+    import os
+
+    import torch
+    if device:
+        return device
+    if torch.cuda.is_available():
+        return f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
+    return 'cpu'

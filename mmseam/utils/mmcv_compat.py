@@ -24,7 +24,8 @@ __all__ = ['ensure_mmcv_ext', 'is_mmcv_ext_stubbed', 'MissingMMCVOpError']
 
 _STUB_FLAG = '__mmseam_stub__'
 _INSTALL_HINT = (
-    'Install full mmcv (with compiled ops) instead of mmcv-lite, e.g. build it '
+    'Install full mmcv (with compiled ops) instead of mmcv-lite, e.g. build '
+    'it '
     'from source: `pip uninstall -y mmcv-lite && pip install "setuptools<70" '
     '&& pip install --no-build-isolation "mmcv==2.1.0"` (about 20 minutes on '
     '2 CPU cores; needs a compiler, and nvcc for CUDA ops).')

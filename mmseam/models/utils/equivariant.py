@@ -65,7 +65,7 @@ class BaseEquivariantTransform:
         Returns:
             Tensor: Transformed tensor of shape (N, C, H', W').
         """
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: subclasses implement it
 
     def inverse(self,
                 y: Tensor,
@@ -79,7 +79,7 @@ class BaseEquivariantTransform:
         Returns:
             Tensor: Tensor of shape (N, C, H, W).
         """
-        raise NotImplementedError
+        raise NotImplementedError  # abstract: subclasses implement it
 
     @staticmethod
     def _check_output(out: Tensor, size: Optional[Sequence[int]],
