@@ -4,12 +4,19 @@
     python tools/infer_cams.py CONFIG CHECKPOINT --out-dir DIR
         [--split train] [--scales 0.5 1.0 1.5 2.0] [--no-flip]
         [--bg-threshold 0.26] [--source pcm|cam] [--amp bf16|fp16]
+        [--batch-size N] [--crf [ALPHA ...]] [--crf-workers W]
         [--overwrite] [--launcher none|pytorch|slurm|mpi]
 
 Writes ``DIR/cams/<id>.npz`` and ``DIR/pseudo_labels/<id>.png``. Finished
 images are skipped on a re-run, so a killed job just continues. Run it with
 ``torchrun --nproc_per_node=N tools/infer_cams.py ... --launcher pytorch``
 to shard the split over GPUs/processes.
+
+``--batch-size N`` runs up to N same-size images as one batch per scale.
+``--crf`` (default alphas 4 24, SEAM's la/ha) also runs the dense CRF in
+``--crf-workers`` CPU processes while the network computes the next images
+(GPU inference and CRF overlap) and writes what ``tools/crf_refine.py``
+writes, under ``DIR/crf`` (``--crf-out-dir``).
 """
 import argparse
 import os
@@ -47,6 +54,30 @@ def parse_args(argv=None):
     p.add_argument('--amp', choices=['bf16', 'fp16'], default=None)
     p.add_argument('--overwrite', action='store_true')
     p.add_argument('--num-workers', type=int, default=2)
+    p.add_argument(
+        '--batch-size',
+        type=int,
+        default=1,
+        help='same-size images run as one batch per scale')
+    p.add_argument(
+        '--crf',
+        type=float,
+        nargs='*',
+        default=None,
+        metavar='ALPHA',
+        help='also run the dense CRF for these background powers '
+        '(no value: SEAM la/ha 4 24), overlapped with the inference')
+    p.add_argument(
+        '--crf-workers',
+        type=int,
+        default=min(8,
+                    os.cpu_count() or 1),
+        help='CPU processes for the CRF')
+    p.add_argument('--crf-out-dir', default=None, help='default: DIR/crf')
+    p.add_argument(
+        '--crf-preset',
+        default='seam',
+        help='CRF parameter preset (mmseam.apis.CRF_PRESETS)')
     p.add_argument('--device', default=None)
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     p.add_argument(
@@ -114,6 +145,14 @@ def main(argv=None):
     model = build_model(cfg, args.checkpoint, device)
     dataset = DATASETS.build(split_dataset_cfg(cfg, args.split))
     amp = dict(bf16=torch.bfloat16, fp16=torch.float16).get(args.amp)
+    crf = None
+    if args.crf is not None:
+        from dataclasses import replace
+
+        from mmseam.apis import CRFConfig
+        crf = CRFConfig.preset(args.crf_preset)
+        if args.crf:
+            crf = replace(crf, alphas=tuple(args.crf))
     res = infer_cams(
         model,
         dataset,
@@ -124,11 +163,19 @@ def main(argv=None):
         bg_threshold=args.bg_threshold,
         overwrite=args.overwrite,
         amp_dtype=amp,
-        num_workers=args.num_workers)
+        num_workers=args.num_workers,
+        batch_size=args.batch_size,
+        crf=crf,
+        crf_out_dir=args.crf_out_dir,
+        crf_workers=args.crf_workers)
     if rank == 0:
         print(f'\nCAM inference: {res["written"]} written, {res["skipped"]} '
               f'already done (rank 0 of {world}), {res["total"]} images; '
               f'outputs in {args.out_dir}')
+        if crf is not None:
+            print(f'CRF (alphas {crf.alphas}): {res["crf_processed"]} images '
+                  f'refined; outputs in '
+                  f'{args.crf_out_dir or osp.join(args.out_dir, "crf")}')
     return res
 
 

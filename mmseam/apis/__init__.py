@@ -3,9 +3,9 @@ from .cam_io import (atomic_write, cam_to_score_map, load_cam,
                      load_crf_scores, load_label_png, load_metainfo,
                      remove_stale_tmp, save_cam, save_crf_scores,
                      save_label_png, voc_colormap)
-from .crf import (CRF_PRESETS, CRFConfig, bg_alpha_scores, crf_inference,
-                  crf_output_dirs, crf_with_alpha, read_split_ids,
-                  refine_image, refine_split)
+from .crf import (CRF_PRESETS, AsyncCRFRefiner, CRFConfig, bg_alpha_scores,
+                  crf_inference, crf_output_dirs, crf_with_alpha,
+                  read_split_ids, refine_arrays, refine_image, refine_split)
 
 __all__ = [
     'atomic_write', 'remove_stale_tmp', 'save_cam', 'load_cam',
@@ -13,7 +13,8 @@ __all__ = [
     'save_crf_scores', 'load_crf_scores', 'save_label_png', 'load_label_png',
     'voc_colormap', 'load_metainfo', 'CRFConfig', 'CRF_PRESETS',
     'crf_inference', 'bg_alpha_scores', 'crf_with_alpha', 'crf_output_dirs',
-    'read_split_ids', 'refine_image', 'refine_split'
+    'read_split_ids', 'refine_image', 'refine_split', 'refine_arrays',
+    'AsyncCRFRefiner'
 ]
 from .cam_inference import (cam_output_paths, cams_to_label,  # noqa: E402
                             image_id_of, infer_cams)

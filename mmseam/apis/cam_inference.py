@@ -18,6 +18,13 @@ image-level labels are zeroed. Outputs per image (atomic writes):
 Re-running skips images whose outputs exist (``overwrite=False``), so an
 interrupted run resumes where it stopped. With ``torch.distributed``
 initialised each rank takes every ``world_size``-th image.
+
+Throughput options: ``batch_size`` runs up to that many images of the same
+size as one batch per scale (images are grouped as they arrive; the maths
+per image is unchanged), and ``crf`` hands each image's CAMs to a pool of
+CPU worker processes running the dense CRF (:class:`AsyncCRFRefiner`) while
+the network goes on with the next images, so CAM inference on a GPU and the
+CRF overlap.
 """
 import contextlib
 import os.path as osp
@@ -30,7 +37,8 @@ from mmengine.dist import barrier, get_dist_info
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 
-from .cam_io import remove_stale_tmp, save_cam, save_label_png
+from .cam_io import load_cam, remove_stale_tmp, save_cam, save_label_png
+from .crf import AsyncCRFRefiner, CRFConfig, crf_output_dirs
 
 __all__ = ['infer_cams', 'cam_output_paths', 'image_id_of', 'cams_to_label']
 
@@ -74,7 +82,11 @@ def infer_cams(model,
                amp_dtype: Optional[torch.dtype] = None,
                num_workers: int = 0,
                palette: Optional[Sequence[Sequence[int]]] = None,
-               show_progress: bool = True) -> dict:
+               show_progress: bool = True,
+               batch_size: int = 1,
+               crf: Optional[CRFConfig] = None,
+               crf_out_dir: Optional[str] = None,
+               crf_workers: int = 0) -> dict:
     """Run multi-scale CAM inference over ``dataset`` and write the results.
 
     Args:
@@ -100,37 +112,74 @@ def infer_cams(model,
         palette (Sequence, optional): PNG palette; defaults to the dataset
             metainfo palette.
         show_progress (bool): Show a progress bar on rank 0.
+        batch_size (int): Images of the same size run as one N x 3 x H x W
+            batch per scale (N <= batch_size; 2N with flips). Defaults to 1.
+        crf (CRFConfig, optional): Also run the dense CRF of every image
+            (its ``alphas``, e.g. SEAM's la/ha 4 and 24) on the float16
+            CAMs as saved, writing what ``tools/crf_refine.py`` writes.
+        crf_out_dir (str, optional): CRF output root; defaults to
+            ``<out_dir>/crf``.
+        crf_workers (int): CPU processes for the CRF; they run while the
+            network computes the next images (0 = in this process, after
+            each batch).
 
     Returns:
         dict: ``written`` (images computed by this rank), ``skipped``
-        (already finished), ``total`` (images in the data set).
+        (already finished), ``total`` (images in the data set), and with
+        ``crf``: ``crf_processed`` (images CRF-refined by this rank).
     """
     if is_model_wrapper(model):
         model = model.module
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be >= 1, got {batch_size}.')
     cfg = model.test_cfg
     source = source or cfg['cam_source']
     bg_threshold = cfg['bg_threshold'] if bg_threshold is None \
         else bg_threshold
     if palette is None:
         palette = dataset.metainfo.get('palette')
+    if crf is not None and crf_out_dir is None:
+        crf_out_dir = osp.join(out_dir, 'crf')
     rank, world_size = get_dist_info()
     ids = _dataset_ids(dataset)
-    todo = []
-    skipped = 0
-    for idx in range(rank, len(ids), world_size):
+    mine = list(range(rank, len(ids), world_size))
+
+    def cam_done(idx):
         paths = cam_output_paths(out_dir, ids[idx])
-        done = ((not write_cams or osp.isfile(paths['cam']))
-                and (not write_pngs or osp.isfile(paths['png'])))
-        if done and not overwrite:
-            skipped += 1
-        else:
-            todo.append(idx)
+        return not overwrite and (
+            (not write_cams or osp.isfile(paths['cam']))
+            and (not write_pngs or osp.isfile(paths['png'])))
 
     # a job killed during a write leaves `.<name>.<rand>.tmp` files
-    mine = [ids[idx] for idx in range(rank, len(ids), world_size)]
-    remove_stale_tmp(osp.join(out_dir, 'cams'), [f'{i}.npz' for i in mine])
+    mine_ids = [ids[idx] for idx in mine]
+    remove_stale_tmp(osp.join(out_dir, 'cams'), [f'{i}.npz' for i in mine_ids])
     remove_stale_tmp(
-        osp.join(out_dir, 'pseudo_labels'), [f'{i}.png' for i in mine])
+        osp.join(out_dir, 'pseudo_labels'), [f'{i}.png' for i in mine_ids])
+    refiner = None
+    crf_only = []  # CAMs on disk, CRF outputs missing
+    if crf is not None:
+        for alpha in crf.alphas:
+            for folder, ext in zip(crf_output_dirs(crf_out_dir, alpha),
+                                   ('npz', 'png')):
+                remove_stale_tmp(folder, [f'{i}.{ext}' for i in mine_ids])
+        refiner = AsyncCRFRefiner(
+            crf_out_dir,
+            alphas=crf.alphas,
+            palette=palette,
+            crf_cfg=crf,
+            workers=crf_workers,
+            overwrite=overwrite)
+    todo, skipped = [], 0
+    for idx in mine:
+        net_done = cam_done(idx)
+        crf_done = refiner is None or (not overwrite
+                                       and refiner.done(ids[idx]))
+        if net_done and crf_done:
+            skipped += 1
+        elif net_done and write_cams:
+            crf_only.append(idx)
+        else:
+            todo.append(idx)
     loader = torch.utils.data.DataLoader(
         torch.utils.data.Subset(dataset, todo),
         batch_size=1,
@@ -139,52 +188,95 @@ def infer_cams(model,
         shuffle=False)
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
     autocast = (
-        torch.autocast(device.type, dtype=amp_dtype)
+        torch.autocast(
+            next(model.parameters()).device.type, dtype=amp_dtype)
         if amp_dtype is not None else contextlib.nullcontext())
-    bar = ProgressBar(len(todo)) if (show_progress and rank == 0
-                                     and len(todo)) else None
+    total_work = len(todo) + len(crf_only)
+    bar = ProgressBar(total_work) if (show_progress and rank == 0
+                                      and total_work) else None
     written = 0
-    try:
-        for data in loader:
-            data = model.data_preprocessor(data, False)
-            inputs, sample = data['inputs'], data['data_samples'][0]
-            ori = tuple(sample.metainfo.get('ori_shape', inputs.shape[-2:]))
-            with autocast:
-                raw = model.multiscale_cam(
-                    inputs,
-                    scales=scales,
-                    flip=flip,
-                    out_size=ori[:2],
-                    source=source,
-                    resize_mode=cfg.get('resize_mode', 'bilinear'))
-            cam = model.normalize_cam(raw.float())[0]
+
+    def run_batch(batch):
+        nonlocal written
+        data = dict(
+            inputs=[d['inputs'][0] for d in batch],
+            data_samples=[d['data_samples'][0] for d in batch])
+        data = model.data_preprocessor(data, False)
+        inputs, samples = data['inputs'], data['data_samples']
+        ori = tuple(samples[0].metainfo.get('ori_shape', inputs.shape[-2:]))
+        for sample in samples:
             if 'img_labels' not in sample:
                 raise KeyError(
                     f'{sample.metainfo.get("img_path")}: no image-level '
-                    f'labels in the data sample; CAM inference needs them to '
-                    f'keep the present classes (use PackSegClsInputs).')
-            present = torch.nonzero(
-                sample.img_labels.flatten() > 0).flatten()
+                    f'labels in the data sample; CAM inference needs them '
+                    f'to keep the present classes (use PackSegClsInputs).')
+        labels = torch.stack([s.img_labels.flatten()
+                              for s in samples]).cpu().numpy()
+        with autocast:
+            raw = model.multiscale_cam(
+                inputs,
+                scales=scales,
+                flip=flip,
+                out_size=ori[:2],
+                source=source,
+                resize_mode=cfg.get('resize_mode', 'bilinear'))
+        # one device -> host copy per batch; float16 as saved
+        cams_all = model.normalize_cam(raw.float()).half().cpu().numpy()
+        for i, sample in enumerate(samples):
+            present = np.flatnonzero(labels[i] > 0)
             # the PNG is derived from the same float16 values that are saved
-            cams = cam[present].cpu().numpy().astype(np.float16)
-            class_ids = (present + 1).cpu().numpy().astype(np.int64)
-            paths = cam_output_paths(out_dir, image_id_of(sample))
+            cams = cams_all[i, present]
+            class_ids = (present + 1).astype(np.int64)
+            img_id = image_id_of(sample)
+            paths = cam_output_paths(out_dir, img_id)
             if write_cams:
                 save_cam(paths['cam'], cams, class_ids)
             if write_pngs:
                 save_label_png(
                     paths['png'],
                     cams_to_label(cams, class_ids, bg_threshold), palette)
+            if refiner is not None:
+                refiner.submit(img_id, sample.metainfo['img_path'], cams,
+                               class_ids)
             written += 1
             if bar is not None:
                 bar.update()
+
+    try:
+        # images whose CAMs exist but not their CRF: CRF from the files
+        for idx in crf_only:
+            cams, class_ids = load_cam(cam_output_paths(out_dir,
+                                                        ids[idx])['cam'])
+            refiner.submit(ids[idx],
+                           dataset.get_data_info(idx)['img_path'], cams,
+                           class_ids)
+            if bar is not None:
+                bar.update()
+        buffers = {}  # same-size images waiting for a full batch
+        for data in loader:
+            key = (tuple(data['inputs'][0].shape),
+                   tuple(data['data_samples'][0].metainfo.get(
+                       'ori_shape', ()))[:2])
+            buffers.setdefault(key, []).append(data)
+            if len(buffers[key]) >= batch_size:
+                run_batch(buffers.pop(key))
+            elif sum(map(len, buffers.values())) > 4 * batch_size:
+                # many sizes in flight: run the fullest group now
+                run_batch(buffers.pop(max(buffers,
+                                          key=lambda k: len(buffers[k]))))
+        for key in list(buffers):
+            run_batch(buffers.pop(key))
+        res = dict(written=written, skipped=skipped, total=len(ids))
+        if refiner is not None:
+            res['crf_processed'] = refiner.close()
     finally:
+        if refiner is not None:
+            refiner.terminate()
         model.train(was_training)
     if world_size > 1:
         barrier()
-    return dict(written=written, skipped=skipped, total=len(ids))
+    return res
 
 
 def cams_to_label(cams: np.ndarray, class_ids: np.ndarray,

@@ -16,6 +16,7 @@ import functools
 import multiprocessing
 import os
 import os.path as osp
+import sys
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -28,7 +29,7 @@ from .cam_io import (load_cam, remove_stale_tmp, save_crf_scores,
 __all__ = [
     'CRFConfig', 'CRF_PRESETS', 'crf_inference', 'bg_alpha_scores',
     'crf_with_alpha', 'crf_output_dirs', 'refine_image', 'refine_split',
-    'read_split_ids'
+    'read_split_ids', 'refine_arrays', 'AsyncCRFRefiner'
 ]
 
 
@@ -287,24 +288,44 @@ def refine_image(img_id: str,
         its outputs already existed.
     """
     crf_cfg = crf_cfg or CRFConfig()
-    todo = [
-        o for o in _outputs(img_id, out_dir, alphas)
-        if overwrite or not (osp.isfile(o[1]) and osp.isfile(o[2]))
-    ]
+    todo = _missing_outputs(img_id, out_dir, alphas, overwrite)
     if not todo:
         return False
     cam_path = osp.join(cam_dir, f'{img_id}.npz')
     img_path = osp.join(img_dir, f'{img_id}{img_suffix}')
     cams, labels = load_cam(cam_path)
+    _refine_and_save(
+        _read_rgb(img_path, cam_path), cams, labels, todo, crf_cfg, palette,
+        f'CAM {cam_path}', img_path)
+    return True
+
+
+def _missing_outputs(img_id: str, out_dir: str, alphas: Sequence[float],
+                     overwrite: bool) -> list:
+    """``(alpha, score_path, png_path)`` of the outputs still to write."""
+    return [
+        o for o in _outputs(img_id, out_dir, alphas)
+        if overwrite or not (osp.isfile(o[1]) and osp.isfile(o[2]))
+    ]
+
+
+def _read_rgb(img_path: str, cam_what: str) -> np.ndarray:
     if not osp.isfile(img_path):
-        raise FileNotFoundError(f'image {img_path} for CAM {cam_path} does '
+        raise FileNotFoundError(f'image {img_path} for {cam_what} does '
                                 'not exist; check --img-dir/--img-suffix.')
     with Image.open(img_path) as im:
-        img = np.array(im.convert('RGB'), dtype=np.uint8)
+        return np.array(im.convert('RGB'), dtype=np.uint8)
+
+
+def _refine_and_save(img: np.ndarray, cams: np.ndarray, labels: np.ndarray,
+                     todo: list, crf_cfg: CRFConfig, palette,
+                     cam_what: str, img_path: str) -> None:
+    """CRF of one image's (K, H, W) CAMs for each missing output."""
     if cams.shape[1:] != img.shape[:2]:
-        raise ValueError(f'CAM {cam_path} has size {cams.shape[1:]} but '
+        raise ValueError(f'{cam_what} has size {cams.shape[1:]} but '
                          f'image {img_path} has size {img.shape[:2]}; CAMs '
                          'must be saved at the original image size.')
+    labels = np.asarray(labels)
     order = np.argsort(labels, kind='stable')
     cams, labels = cams[order], labels[order]
     full_labels = np.concatenate([[0], labels]).astype(np.int64)
@@ -314,7 +335,136 @@ def refine_image(img_id: str,
         save_crf_scores(score_path, scores, full_labels)
         pred = full_labels[np.argmax(scores, axis=0)]
         save_label_png(png_path, pred, palette)
+
+
+def refine_arrays(img_id: str,
+                  img_path: str,
+                  cams: np.ndarray,
+                  class_ids: np.ndarray,
+                  out_dir: str,
+                  alphas: Sequence[float] = (4, 24),
+                  palette: Optional[Sequence[Sequence[int]]] = None,
+                  crf_cfg: Optional[CRFConfig] = None,
+                  overwrite: bool = False) -> bool:
+    """:func:`refine_image` for CAMs already in memory.
+
+    Writes exactly what :func:`refine_image` writes for the same (float16)
+    CAM values; used by :class:`AsyncCRFRefiner` to refine CAMs straight
+    from the inference loop without a round trip through the CAM file.
+
+    Args:
+        img_id (str): Image id (output file stem).
+        img_path (str): Path of the original image.
+        cams (np.ndarray): (K, H, W) normalised CAMs (as saved: float16).
+        class_ids (np.ndarray): (K,) class indices of ``cams``.
+        out_dir (str): Output root (``crf_<alpha>[_png]/`` below it).
+        alphas, palette, crf_cfg, overwrite: As :func:`refine_image`.
+
+    Returns:
+        bool: True if processed, False if every output already existed.
+    """
+    todo = _missing_outputs(img_id, out_dir, alphas, overwrite)
+    if not todo:
+        return False
+    _refine_and_save(
+        _read_rgb(img_path, f'CAMs of {img_id}'), np.asarray(cams),
+        np.asarray(class_ids), todo, crf_cfg or CRFConfig(), palette,
+        f'CAMs of {img_id}', img_path)
     return True
+
+
+def _cuda_initialized() -> bool:
+    torch = sys.modules.get('torch')
+    return bool(torch is not None and torch.cuda.is_initialized())
+
+
+class AsyncCRFRefiner:
+    """Dense CRF in a pool of CPU worker processes, fed while the caller
+    (e.g. GPU CAM inference) keeps working.
+
+    ``submit`` hands one image's CAMs to the pool and returns at once,
+    unless ``max_pending`` jobs are already queued, in which case it waits
+    for the oldest (bounded memory). ``close`` waits for every job and
+    re-raises the first worker error. With ``workers=0`` every job runs
+    synchronously in this process.
+
+    Args:
+        out_dir (str): CRF output root (as :func:`refine_split`).
+        alphas (Sequence[float]): Background powers. Defaults to (4, 24).
+        palette (Sequence, optional): PNG palette.
+        crf_cfg (CRFConfig, optional): CRF parameters (``'seam'`` preset).
+        workers (int): Worker processes (0 = in-process).
+        overwrite (bool): Recompute existing outputs.
+        max_pending (int, optional): Jobs in flight before ``submit``
+            blocks; defaults to ``2 * workers``.
+        mp_context (str, optional): multiprocessing start method; by
+            default ``'spawn'`` once CUDA is initialised in this process
+            (forking a CUDA process is unsafe), else the platform default.
+    """
+
+    def __init__(self,
+                 out_dir: str,
+                 alphas: Sequence[float] = (4, 24),
+                 palette: Optional[Sequence[Sequence[int]]] = None,
+                 crf_cfg: Optional[CRFConfig] = None,
+                 workers: int = 0,
+                 overwrite: bool = False,
+                 max_pending: Optional[int] = None,
+                 mp_context: Optional[str] = None):
+        self.kwargs = dict(
+            out_dir=out_dir,
+            alphas=tuple(alphas),
+            palette=palette,
+            crf_cfg=crf_cfg or CRFConfig(),
+            overwrite=overwrite)
+        self.workers = int(workers)
+        self.max_pending = max_pending or max(2 * self.workers, 1)
+        self.pending = []
+        self.processed = 0
+        self.pool = None
+        os.makedirs(out_dir, exist_ok=True)
+        if self.workers > 0:
+            if mp_context is None and _cuda_initialized():
+                mp_context = 'spawn'
+            ctx = multiprocessing.get_context(mp_context)
+            self.pool = ctx.Pool(self.workers)
+
+    def done(self, img_id: str) -> bool:
+        """Whether every CRF output of ``img_id`` exists."""
+        return not _missing_outputs(img_id, self.kwargs['out_dir'],
+                                    self.kwargs['alphas'], False)
+
+    def submit(self, img_id: str, img_path: str, cams: np.ndarray,
+               class_ids: np.ndarray) -> None:
+        """Queue the CRF of one image (see :func:`refine_arrays`)."""
+        if self.pool is None:
+            self.processed += int(
+                refine_arrays(img_id, img_path, cams, class_ids,
+                              **self.kwargs))
+            return
+        while len(self.pending) >= self.max_pending:
+            self.processed += int(self.pending.pop(0).get())
+        self.pending.append(
+            self.pool.apply_async(
+                refine_arrays, (img_id, img_path, cams, class_ids),
+                self.kwargs))
+
+    def close(self) -> int:
+        """Wait for every queued job; returns the images processed."""
+        try:
+            while self.pending:
+                self.processed += int(self.pending.pop(0).get())
+        finally:
+            self.terminate()
+        return self.processed
+
+    def terminate(self) -> None:
+        """Stop the workers (queued jobs are dropped)."""
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+            self.pending = []
 
 
 def refine_split(ids: Sequence[str],

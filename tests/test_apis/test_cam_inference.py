@@ -354,3 +354,84 @@ def test_cams_to_label_by_hand():
         cams_to_label(cams, np.array([3, 5]), 1.0), np.zeros((2, 2)))
     np.testing.assert_array_equal(
         cams_to_label(cams, np.array([3, 5]), 0.0), [[5, 3], [5, 3]])
+
+
+def test_batched_same_size_images_match_one_by_one(model, dataset, reference,
+                                                   tmp_path, monkeypatch):
+    """``batch_size`` groups same-size images; per image the maths is the
+    same (equal up to float rounding of the batched convolutions)."""
+    calls = []
+    real = type(model).multiscale_cam
+
+    def spy(self, inputs, **kw):
+        calls.append(tuple(inputs.shape))
+        return real(self, inputs, **kw)
+
+    monkeypatch.setattr(type(model), 'multiscale_cam', spy)
+    out = tmp_path / 'batched'
+    res = run(model, dataset, out, batch_size=3)
+    n = len(dataset)
+    assert res == dict(written=n, skipped=0, total=n)
+    # every image ran exactly once, the odd-sized one alone, some batched
+    assert sum(c[0] for c in calls) == n
+    assert max(c[0] for c in calls) == min(3, n - 1)
+    assert (1, 3) + ODD_SIZE in calls
+    ref_dir, _ = reference
+    for img_id in ids_of(dataset):
+        ref_cams, ref_ids = load_cam(cam_output_paths(ref_dir, img_id)['cam'])
+        cams, class_ids = load_cam(cam_output_paths(str(out), img_id)['cam'])
+        np.testing.assert_array_equal(class_ids, ref_ids)
+        np.testing.assert_allclose(
+            cams.astype(np.float32), ref_cams.astype(np.float32), atol=2e-3)
+
+
+def test_overlapped_crf_equals_two_step_pipeline(model, dataset, reference,
+                                                 tmp_path, monkeypatch):
+    """CAM inference with the CRF pool writes byte for byte what
+    ``refine_split`` writes from the saved CAM files, and a re-run that
+    only lacks CRF outputs refines them from the CAM files without running
+    the network."""
+    from mmseam.apis import CRFConfig, crf_output_dirs, refine_split
+    crf = CRFConfig(t=3, alphas=(4, 24))
+    ref_dir, _ = reference
+    ids = ids_of(dataset)
+    img_dir = osp.join(osp.dirname(dataset.get_data_info(0)['img_path']))
+    two_step = tmp_path / 'two_step'
+    refine_split(
+        ids,
+        cam_dir=osp.join(ref_dir, 'cams'),
+        img_dir=img_dir,
+        out_dir=str(two_step),
+        alphas=crf.alphas,
+        palette=SYNTHETIC_PALETTE,
+        crf_cfg=crf,
+        progress=False)
+    out = tmp_path / 'overlapped'
+    res = run(model, dataset, out, crf=crf, crf_workers=2)
+    assert res['written'] == len(ids) and res['crf_processed'] == len(ids)
+    expected = snapshot(two_step)
+    got = snapshot(out / 'crf')
+    assert len(expected) == 4 * len(ids)  # npz + png for 2 alphas
+    assert got == expected
+    assert snapshot(out / 'cams') == snapshot(osp.join(ref_dir, 'cams'))
+    assert temp_files(out) == []
+
+    # lose some CRF outputs: only they are redone, from the CAM files
+    for alpha in crf.alphas:
+        score_dir, png_dir = crf_output_dirs(str(out / 'crf'), alpha)
+        os.remove(osp.join(score_dir, f'{ids[0]}.npz'))
+        os.remove(osp.join(png_dir, f'{ids[1]}.png'))
+
+    def boom(*args, **kwargs):
+        raise AssertionError('the network must not run again')
+
+    monkeypatch.setattr(type(model), 'multiscale_cam', boom)
+    res = run(model, dataset, out, crf=crf, crf_workers=0)
+    assert res == dict(
+        written=0, skipped=len(ids) - 2, total=len(ids), crf_processed=2)
+    assert snapshot(out / 'crf') == expected
+
+
+def test_bad_batch_size_is_a_clear_error(model, dataset, tmp_path):
+    with pytest.raises(ValueError, match='batch_size'):
+        run(model, dataset, tmp_path, batch_size=0)

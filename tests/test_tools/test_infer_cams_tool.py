@@ -177,3 +177,31 @@ def test_missing_files_are_clear_errors(setup, tmp_path):
     with pytest.raises(SystemExit):  # --out-dir is required
         tool.parse_args([setup['cfg_path'], setup['ckpt']])
     assert not osp.exists(out)
+
+
+def test_crf_and_batch_options(setup, tmp_path, capsys):
+    """``--crf 4 24 --crf-workers 2 --batch-size 4``: the CRF outputs are
+    byte for byte those of tools/crf_refine.py on the saved CAMs."""
+    from tools import crf_refine
+    out = str(tmp_path / 'out')
+    ids = read_ids(setup['data_root'], 'train')
+    res = tool.main([
+        setup['cfg_path'], setup['ckpt'], '--out-dir', out, '--scales',
+        '1.0', '0.5', '--num-workers', '0', '--batch-size', '4', '--crf',
+        '4', '24', '--crf-workers', '2'
+    ])
+    assert res['written'] == len(ids) and res['crf_processed'] == len(ids)
+    assert f'{len(ids)} images refined' in capsys.readouterr().out
+    ref = str(tmp_path / 'two_step')
+    split = osp.join(setup['data_root'], 'ImageSets', 'Segmentation',
+                     'train.txt')
+    crf_refine.main([
+        '--cam-dir',
+        osp.join(out, 'cams'), '--img-dir',
+        osp.join(setup['data_root'], 'JPEGImages'), '--split-file', split,
+        '--out-dir', ref, '--workers', '1', '--no-progress', '--metainfo',
+        setup['cfg_path']
+    ])
+    got = snapshot(osp.join(out, 'crf'))
+    assert len(got) == 4 * len(ids)
+    assert got == snapshot(ref)

@@ -10,7 +10,7 @@ from mmengine.model import is_model_wrapper
 from mmseg.registry import DATASETS, HOOKS
 
 from ...apis.cam_inference import infer_cams
-from ...apis.crf import CRFConfig, crf_output_dirs, refine_split
+from ...apis.crf import CRFConfig, crf_output_dirs
 
 __all__ = ['PseudoLabelHook']
 
@@ -44,14 +44,18 @@ class PseudoLabelHook(Hook):
         flip (bool): Flip passes. Defaults to True.
         bg_threshold (float, optional): Background score of the PNGs;
             defaults to the model's ``test_cfg.bg_threshold``.
-        crf (dict, optional): Run dense CRF after inference, e.g.
+        crf (dict, optional): Also run the dense CRF, e.g.
             ``dict(alphas=(4, 24), workers=2)`` (other keys: the
-            :class:`~mmseam.apis.crf.CRFConfig` fields).
+            :class:`~mmseam.apis.crf.CRFConfig` fields). Each rank refines
+            its own images in ``workers`` CPU processes while its network
+            computes the next ones (overlapped with the inference).
         evaluate (bool): Score CAMs (threshold sweep) and PNGs against the
             dataset's ``seg_map_path`` folder when it exists. Defaults to
             True.
         amp_dtype (str, optional): 'bf16' or 'fp16' autocast for inference.
         num_workers (int): Image-loading workers. Defaults to 0.
+        batch_size (int): Same-size images run as one batch per scale.
+            Defaults to 1.
     """
 
     priority = 'LOW'  # after the checkpoint hook has saved the final weights
@@ -67,7 +71,8 @@ class PseudoLabelHook(Hook):
                  crf: Optional[dict] = None,
                  evaluate: bool = True,
                  amp_dtype: Optional[str] = None,
-                 num_workers: int = 0):
+                 num_workers: int = 0,
+                 batch_size: int = 1):
         if amp_dtype not in (None, 'bf16', 'fp16'):
             raise ValueError(
                 f'PseudoLabelHook: amp_dtype must be None, "bf16" or '
@@ -84,6 +89,7 @@ class PseudoLabelHook(Hook):
         self.amp_dtype = dict(
             bf16=torch.bfloat16, fp16=torch.float16).get(amp_dtype)
         self.num_workers = num_workers
+        self.batch_size = batch_size
         self._dataset = None
         self.results = {}
 
@@ -124,6 +130,12 @@ class PseudoLabelHook(Hook):
         runner.logger.info(
             f'PseudoLabelHook: CAM inference on {len(dataset)} images '
             f'(scales {self.scales}, flip {self.flip}) -> {out}')
+        crf_cfg, crf_workers = None, 0
+        if self.crf:
+            crf_kw = dict(self.crf)
+            crf_kw['alphas'] = tuple(crf_kw.get('alphas', (4, 24)))
+            crf_workers = crf_kw.pop('workers', 1)
+            crf_cfg = CRFConfig(**crf_kw)
         res = infer_cams(
             model,
             dataset,
@@ -132,7 +144,11 @@ class PseudoLabelHook(Hook):
             flip=self.flip,
             bg_threshold=self.bg_threshold,
             amp_dtype=self.amp_dtype,
-            num_workers=self.num_workers)
+            num_workers=self.num_workers,
+            batch_size=self.batch_size,
+            crf=crf_cfg,
+            crf_out_dir=osp.join(out, 'crf'),
+            crf_workers=crf_workers)
         metrics = {}
         if is_main_process():
             metrics = self._post_process(runner, dataset, out)
@@ -153,25 +169,8 @@ class PseudoLabelHook(Hook):
                     osp.basename(dataset.get_data_info(i)['img_path']))[0])
             for i in range(len(dataset))
         ]
-        img_dir = osp.dirname(dataset.get_data_info(0)['img_path'])
-        img_suffix = osp.splitext(dataset.get_data_info(0)['img_path'])[1]
-        palette = dataset.metainfo.get('palette')
         classes = dataset.metainfo.get('classes')
         num_classes = len(classes)
-        if self.crf:
-            crf_kw = dict(self.crf)
-            alphas = tuple(crf_kw.pop('alphas', (4, 24)))
-            workers = crf_kw.pop('workers', 1)
-            refine_split(
-                ids,
-                osp.join(out, 'cams'),
-                img_dir,
-                osp.join(out, 'crf'),
-                alphas=alphas,
-                palette=palette,
-                crf_cfg=CRFConfig(**crf_kw),
-                workers=workers,
-                img_suffix=img_suffix)
         seg_dir = dataset.data_prefix.get('seg_map_path')
         metrics = {}
         if not (self.evaluate and seg_dir and osp.isdir(seg_dir)):
@@ -193,7 +192,7 @@ class PseudoLabelHook(Hook):
             'pseudo/png_mIoU': png['mIoU'],
         }
         if self.crf:
-            for alpha in alphas:
+            for alpha in self.crf.get('alphas', (4, 24)):
                 crf_png = crf_output_dirs(osp.join(out, 'crf'), alpha)[1]
                 metrics[f'pseudo/{osp.basename(crf_png)[:-4]}_mIoU'] = \
                     evaluate_pseudo_labels(
