@@ -1,7 +1,7 @@
 # Copyright (c) mmseam contributors. All rights reserved.
 """Benchmark SEAM training, CAM inference, CRF and random walk.
 
-    python tools/benchmark.py CONFIG [--what train|infer|crf|rw]
+    python tools/benchmark.py CONFIG [--what train|infer|crf|rw|pseudo]
         [--batch N] [--crop S] [--img-size H W] [--amp] [--iters N]
         [--warmup N] [--device cpu|cuda] [--compare-strict] [--rounds R]
         [--plain-wrapper] [--threads T] [--cfg-options k=v ...]
@@ -34,6 +34,15 @@ Workloads (``--what``):
 * ``rw``: :func:`mmseam.apis.random_walk` (SEAM alpha 6, beta 8, logt 6)
   from an AffinityNet-sized feature map (448 channels at 1/8 of
   ``--img-size``) with ``--classes`` - 1 CAMs.
+* ``pseudo``: pseudo-label generation for a whole split, end to end:
+  :func:`mmseam.apis.infer_cams` over ``--num-images`` JPEG files of
+  ``--img-size`` (written to a temporary folder first; decoding, the
+  4-scale x flip CAMs, the CAM/PNG writes and the dense CRF for SEAM's
+  alphas 4 and 24 all counted), ``--batch`` same-size images a batch, CRF
+  in ``--workers`` processes (default: all usable cores but two) running
+  while the network computes the next images. One step = the whole split;
+  images/s = ``--num-images`` / step time. Two untimed images warm the
+  model up first.
 
 ``--compare-strict`` runs, in the same process:
 
@@ -52,7 +61,10 @@ Workloads (``--what``):
 
 and prints one ratio line per pair (``img_per_s_ratio`` = images/s of the
 first over the second): ``fast/strict``, ``strict/official`` and
-``fast/official``. ``--rounds R`` builds every mode first and interleaves
+``fast/official``. For ``pseudo`` the modes are ``two_step`` (the same
+inference, then the CRF pool over the saved CAMs: the two tools one after
+the other) and ``fast`` (inference and CRF overlapped), with the ratio
+``fast/two_step``. ``--rounds R`` builds every mode first and interleaves
 their timed iterations R times (robust to drifting load on a shared
 machine). On the CPU an AMP optimizer wrapper (MMEngine's needs a GPU) is
 replaced by its non-AMP class under a hand-made autocast of its dtype.
@@ -89,15 +101,21 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-WHATS = ('train', 'infer', 'crf', 'rw')
-DEFAULT_BATCH = dict(train=8, infer=1, crf=1, rw=1)
+WHATS = ('train', 'infer', 'crf', 'rw', 'pseudo')
+DEFAULT_BATCH = dict(train=8, infer=1, crf=1, rw=1, pseudo=1)
 
 
 # ----------------------------------------------------------------------
 # environment
 # ----------------------------------------------------------------------
 def git_commit() -> str:
-    """Short commit of the repository, 'unknown' when git fails."""
+    """Short commit of the repository, 'unknown' when git fails.
+
+    ``MMSEAM_COMMIT`` overrides it (a copy of the tree without ``.git``,
+    e.g. on a remote benchmark machine).
+    """
+    if os.environ.get('MMSEAM_COMMIT'):
+        return os.environ['MMSEAM_COMMIT']
     try:
         out = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
                              cwd=REPO,
@@ -111,6 +129,8 @@ def git_commit() -> str:
 
 def git_dirty() -> Optional[bool]:
     """Whether tracked files differ from the commit (None if unknown)."""
+    if os.environ.get('MMSEAM_COMMIT'):
+        return None
     try:
         out = subprocess.run(
             ['git', '--no-optional-locks', 'status', '--porcelain',
@@ -515,6 +535,109 @@ def rw_step_fn(args, device: torch.device, method: str):
     return step, args.batch, dict(rw_method=method)
 
 
+class _ImageFolderSplit(torch.utils.data.Dataset):
+    """JPEG files + random image labels, shaped like the CAM inference
+    dataset (``PackSegClsInputs`` output at the original size)."""
+
+    def __init__(self, paths: List[str], labels: torch.Tensor):
+        self.paths = paths
+        self.labels = labels
+        self.metainfo = dict(palette=None)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def get_data_info(self, idx: int) -> dict:
+        path = self.paths[idx]
+        return dict(
+            img_path=path, img_id=osp.splitext(osp.basename(path))[0])
+
+    def __getitem__(self, idx: int) -> dict:
+        from mmseg.structures import SegDataSample
+        from PIL import Image
+        with Image.open(self.paths[idx]) as im:
+            img = np.array(im.convert('RGB'))[..., ::-1]  # BGR as mmcv
+        h, w = img.shape[:2]
+        sample = SegDataSample(
+            metainfo=dict(
+                img_path=self.paths[idx],
+                ori_shape=(h, w),
+                img_shape=(h, w)))
+        sample.set_data(dict(img_labels=self.labels[idx]))
+        inputs = torch.from_numpy(np.ascontiguousarray(
+            img.transpose(2, 0, 1)))
+        return dict(inputs=inputs, data_samples=sample)
+
+
+def pseudo_step_fn(cfg: Config, args, device: torch.device,
+                   amp: Optional[str], overlap: bool, workdir: str):
+    """Pseudo labels + CRF of a whole split with ``infer_cams``."""
+    from PIL import Image
+
+    from mmseam.apis import CRFConfig, infer_cams, refine_split
+    _set_cudnn(cfg, device)
+    model = build_model(cfg, device, args.seed)
+    model.eval()
+    if amp:
+        model.test_cfg['amp_dtype'] = amp
+    h, w = args.img_size
+    img_dir = osp.join(workdir, 'images')
+    os.makedirs(img_dir, exist_ok=True)
+    paths = []
+    for i in range(args.num_images):
+        path = osp.join(img_dir, f'img_{i:05d}.jpg')
+        if not osp.isfile(path):
+            Image.fromarray(smooth_image(h, w, args.seed + i)).save(
+                path, quality=90)
+        paths.append(path)
+    labels = make_labels(args.num_images, model.num_classes - 1, args.seed)
+    dataset = _ImageFolderSplit(paths, labels)
+    workers = args.workers or max(len(os.sched_getaffinity(0)) - 2, 1)
+    crf = CRFConfig(alphas=(4, 24))
+    out = osp.join(workdir, 'overlap' if overlap else 'two_step')
+    common = dict(
+        scales=args.scales,
+        flip=not args.no_flip,
+        overwrite=True,
+        num_workers=2,
+        batch_size=args.batch,
+        show_progress=False)
+    # warm-up (cudnn autotuning, allocator) on two images, untimed
+    warm = _ImageFolderSplit(paths[:2], labels[:2])
+    infer_cams(model, warm, osp.join(workdir, 'warmup'),
+               **dict(common, num_workers=0))
+
+    def step():
+        if overlap:
+            infer_cams(
+                model,
+                dataset,
+                out,
+                crf=crf,
+                crf_workers=workers,
+                **common)
+        else:
+            infer_cams(model, dataset, out, **common)
+            refine_split([dataset.get_data_info(i)['img_id']
+                          for i in range(len(dataset))],
+                         cam_dir=osp.join(out, 'cams'),
+                         img_dir=img_dir,
+                         out_dir=osp.join(out, 'crf'),
+                         alphas=crf.alphas,
+                         crf_cfg=crf,
+                         workers=workers,
+                         overwrite=True,
+                         progress=False)
+        sync(device)
+
+    return step, args.num_images, dict(
+        channels_last=bool(getattr(model, 'channels_last', False)),
+        amp=model.test_cfg.get('amp_dtype'),
+        crf_workers=workers,
+        overlap=overlap,
+        num_images=args.num_images)
+
+
 # ----------------------------------------------------------------------
 # driver
 # ----------------------------------------------------------------------
@@ -605,6 +728,7 @@ def _run(args) -> List[dict]:
         print(json.dumps(rec), flush=True)
 
     pending: List[tuple] = []
+    cleanups: List[str] = []
 
     def bench(mode: str, make) -> None:
         pending.append((mode, make))
@@ -699,6 +823,20 @@ def _run(args) -> List[dict]:
             pool_size = args.workers or len(os.sched_getaffinity(0))
             bench('strict', lambda: crf_step_fn(args, 1))
             bench('fast', lambda: crf_step_fn(args, pool_size))
+    elif what == 'pseudo':
+        import tempfile
+        workdir = tempfile.mkdtemp(prefix='mmseam_bench_pseudo_')
+        cleanups.append(workdir)
+        pairs = [('fast', 'two_step')]
+        fast_amp = amp or cfg.model.get('test_cfg', {}).get('amp_dtype')
+        if not args.compare_strict:
+            bench('config', lambda: pseudo_step_fn(cfg, args, device,
+                                                   fast_amp, True, workdir))
+        else:
+            bench('two_step', lambda: pseudo_step_fn(
+                cfg, args, device, fast_amp, False, workdir))
+            bench('fast', lambda: pseudo_step_fn(cfg, args, device,
+                                                 fast_amp, True, workdir))
     elif what == 'rw':
         pairs = pairs[:1]
         if not args.compare_strict:
@@ -706,7 +844,12 @@ def _run(args) -> List[dict]:
         else:
             bench('strict', lambda: rw_step_fn(args, device, 'dense'))
             bench('fast', lambda: rw_step_fn(args, device, 'auto'))
-    finish(pairs if args.compare_strict else [])
+    try:
+        finish(pairs if args.compare_strict else [])
+    finally:
+        import shutil
+        for path in cleanups:
+            shutil.rmtree(path, ignore_errors=True)
     return records
 
 
@@ -766,7 +909,13 @@ def parse_args(argv=None):
         type=int,
         default=None,
         help='crf worker processes (default: 1; with --compare-strict the '
-        'fast mode uses all usable cores)')
+        'fast mode uses all usable cores; pseudo: all usable cores but '
+        'two)')
+    p.add_argument(
+        '--num-images',
+        type=int,
+        default=32,
+        help='pseudo: images in the split (default 32)')
     p.add_argument(
         '--threads', type=int, default=None, help='torch.set_num_threads')
     p.add_argument(
@@ -782,7 +931,8 @@ def parse_args(argv=None):
         '--verbose', action='store_true', help='keep MMEngine log output')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
-    for name in ('iters', 'warmup', 'batch', 'crop', 'classes', 'rounds'):
+    for name in ('iters', 'warmup', 'batch', 'crop', 'classes', 'rounds',
+                 'num_images'):
         value = getattr(args, name)
         if value is not None and value < (0 if name == 'warmup' else 1):
             p.error(f'--{name} must be positive, got {value}')

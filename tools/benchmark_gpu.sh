@@ -8,7 +8,7 @@
 #
 # Prints one JSON line per result (strict / fast / official, then the
 # ratios) and appends them to OUT.jsonl (default
-# work_dirs/benchmark_gpu.jsonl). About 3-5 minutes on an H100; nothing is
+# work_dirs/benchmark_gpu.jsonl). About 3-5 minutes on an H100 (CRF needs pydensecrf); nothing is
 # downloaded (random weights). PYTHON overrides the interpreter,
 # CONFIG the SEAM config (default: the bf16 fast config; --compare-strict
 # derives the strict fp32 mode from it).
@@ -32,8 +32,15 @@ bench --what train --batch 8 --crop 448 --iters 20 --warmup 5 --device cuda
 # 8-pass CAM inference (4 scales x flip), 500x375 image, batch 1 a pass
 bench --what infer --batch 1 --img-size 375 500 --iters 20 --warmup 3 \
     --device cuda
+# the same with 4 same-size images a batch (infer_cams --batch-size 4)
+bench --what infer --batch 4 --img-size 375 500 --iters 10 --warmup 2 \
+    --device cuda
 # random walk (SEAM alpha 6, beta 8, logt 6) from AffinityNet-sized features
 bench --what rw --img-size 375 500 --iters 10 --warmup 2 --device cuda
 # dense CRF on the CPU: one image at a time vs a worker pool over all cores
-bench --what crf --img-size 375 500 --batch 16 --iters 3 --warmup 1
+bench --what crf --img-size 375 500 --batch 16 --iters 2 --warmup 1
+# pseudo labels for a split end to end (JPEG decode, 4 scales x flip CAMs,
+# CAM/PNG writes, CRF alphas 4 + 24): inference then CRF pool, vs overlapped
+bench --what pseudo --img-size 375 500 --num-images 64 --batch 4 \
+    --iters 2 --warmup 0 --device cuda
 echo "results appended to $OUT"

@@ -16,7 +16,6 @@ import functools
 import multiprocessing
 import os
 import os.path as osp
-import sys
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -373,11 +372,6 @@ def refine_arrays(img_id: str,
     return True
 
 
-def _cuda_initialized() -> bool:
-    torch = sys.modules.get('torch')
-    return bool(torch is not None and torch.cuda.is_initialized())
-
-
 class AsyncCRFRefiner:
     """Dense CRF in a pool of CPU worker processes, fed while the caller
     (e.g. GPU CAM inference) keeps working.
@@ -397,9 +391,10 @@ class AsyncCRFRefiner:
         overwrite (bool): Recompute existing outputs.
         max_pending (int, optional): Jobs in flight before ``submit``
             blocks; defaults to ``2 * workers``.
-        mp_context (str, optional): multiprocessing start method; by
-            default ``'spawn'`` once CUDA is initialised in this process
-            (forking a CUDA process is unsafe), else the platform default.
+        mp_context (str, optional): multiprocessing start method; defaults
+            to the platform's (``fork`` on Linux). The workers never touch
+            CUDA, so forking a process that holds a CUDA context is safe
+            here, as it is for PyTorch's DataLoader workers.
     """
 
     def __init__(self,
@@ -424,8 +419,6 @@ class AsyncCRFRefiner:
         self.pool = None
         os.makedirs(out_dir, exist_ok=True)
         if self.workers > 0:
-            if mp_context is None and _cuda_initialized():
-                mp_context = 'spawn'
             ctx = multiprocessing.get_context(mp_context)
             self.pool = ctx.Pool(self.workers)
 

@@ -754,6 +754,8 @@ def make_synthetic_pretrain(out_dir: str,
                 x0 = int(np.clip(round(cx - crop_size / 2), 0, hi))
                 names = _crop_labels(bodies, top, y0, x0, crop_size,
                                      min_body_share)
+                if not names:  # image-level labels need >= 1 label
+                    continue
                 img_id = f'pretrain_{index:06d}_{k}'
                 multi_hot = np.zeros(num_labels, dtype=np.float32)
                 for name in names:

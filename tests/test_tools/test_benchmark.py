@@ -2,6 +2,7 @@
 """Output format of tools/benchmark.py (not its speed)."""
 import importlib.util
 import json
+import os
 import os.path as osp
 import subprocess
 
@@ -238,3 +239,32 @@ def test_git_commit_unknown_without_git(monkeypatch):
     monkeypatch.setattr(subprocess, 'run', broken)
     assert tool.git_commit() == 'unknown'
     assert tool.git_dirty() is None
+
+
+def test_pseudo_end_to_end_modes(capsys, tmp_path, monkeypatch):
+    """``--what pseudo``: a whole split through infer_cams + CRF, two-step
+    and overlapped; images/s counts the split, the temp folder is removed."""
+    import tempfile
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        if kwargs.get('prefix') != 'mmseam_bench_pseudo_':
+            return real_mkdtemp(*args, **kwargs)
+        made.append(real_mkdtemp(dir=str(tmp_path)))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, 'mkdtemp', mkdtemp)
+    recs = run(capsys, '--what', 'pseudo', '--img-size', '24', '32',
+               '--scales', '1.0', '--num-images', '3', '--batch', '2',
+               '--workers', '2', '--compare-strict', *TINY)
+    two_step, fast, ratio = recs
+    for rec, overlap in ((two_step, False), (fast, True)):
+        assert rec['what'] == 'pseudo' and rec['overlap'] is overlap
+        assert rec['num_images'] == 3 and rec['batch'] == 2
+        assert rec['crf_workers'] == 2 and rec['img_size'] == [24, 32]
+        assert rec['img_per_s'] == pytest.approx(3 /
+                                                 rec['sec_per_step_median'])
+    assert [two_step['mode'], fast['mode']] == ['two_step', 'fast']
+    check_ratio(ratio, 'pseudo', fast, two_step)
+    assert len(made) == 1 and not os.path.exists(made[0])
