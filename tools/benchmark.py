@@ -71,8 +71,10 @@ replaced by its non-AMP class under a hand-made autocast of its dtype.
 See docs/benchmarks.md for measured figures and tools/benchmark_gpu.sh for
 the prepared GPU run.
 
-Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA (reset per mode);
-on the CPU the peak resident set size of the process during the mode
+Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA over the timed
+steps (``peak_mem_mib``, reset after the warm-up) and over the warm-up
+steps (``peak_mem_warmup_mib``: cuDNN autotuning workspaces land there); on
+the CPU the peak resident set size of the process during the mode
 (``VmHWM`` after resetting it through ``/proc/self/clear_refs``; where that
 is not possible, ``ru_maxrss``, the process-lifetime peak).
 """
@@ -215,18 +217,28 @@ def sync(device: torch.device) -> None:
 
 def time_steps(step: Callable[[], None], device: torch.device, iters: int,
                warmup: int) -> Dict[str, object]:
-    """Run ``warmup`` + ``iters`` steps; per-step wall times and peak mem."""
-    with PeakMemory(device) as mem:
+    """Run ``warmup`` + ``iters`` steps; per-step wall times and peak mem.
+
+    ``peak_mem_mib`` is the peak of the timed (steady-state) steps;
+    ``peak_mem_warmup_mib`` that of the warm-up steps, which includes
+    one-off allocations such as cuDNN autotuning workspaces.
+    """
+    with PeakMemory(device) as warm_mem:
         for _ in range(warmup):
             step()
         sync(device)
+    with PeakMemory(device) as mem:
         times = []
         for _ in range(iters):
             t0 = time.perf_counter()
             step()
             sync(device)
             times.append(time.perf_counter() - t0)
-    return dict(times=times, peak_mem_mib=mem.peak, mem_metric=mem.metric)
+    return dict(
+        times=times,
+        peak_mem_mib=mem.peak,
+        peak_mem_warmup_mib=warm_mem.peak if warmup else None,
+        mem_metric=mem.metric)
 
 
 # ----------------------------------------------------------------------
@@ -655,6 +667,7 @@ def _record(what: str, mode: str, res: dict, images: int, args,
         iters=len(times),
         warmup=args.warmup,
         peak_mem_mib=res['peak_mem_mib'],
+        peak_mem_warmup_mib=res.get('peak_mem_warmup_mib'),
         mem_metric=res['mem_metric'])
     rec.update(base)
     rec.update(
@@ -766,6 +779,8 @@ def _run(args) -> List[dict]:
                         res['times'] = prev['times'] + res['times']
                         res['peak_mem_mib'] = max(prev['peak_mem_mib'],
                                                   res['peak_mem_mib'])
+                        res['peak_mem_warmup_mib'] = prev[
+                            'peak_mem_warmup_mib']
                     results[mode] = res
         finally:
             for b in built.values():

@@ -61,7 +61,12 @@ def parse_args(argv=None):
         choices=['auto', 'dense', 'sparse'],
         default='auto',
         help='dense = official matrix squaring; sparse = banded steps')
-    p.add_argument('--dense-max-hw', type=int, default=1024)
+    p.add_argument(
+        '--dense-max-hw',
+        type=int,
+        default=None,
+        help="'auto' random walk goes dense up to this many feature "
+        'pixels (default: 1024 on the CPU, 8192 on a GPU)')
     p.add_argument(
         '--crf',
         action='store_true',
