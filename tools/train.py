@@ -13,12 +13,14 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmseam  # noqa: E402,F401  (stubs mmcv._ext, registers components)
+import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmseam.engine import add_sanity_check_hooks  # noqa: E402
+from mmseam.utils import init_dist_any_device  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -101,9 +103,28 @@ def build_cfg(args) -> Config:
     return cfg
 
 
+def setup_cpu_distributed(cfg: Config) -> None:
+    """``--launcher pytorch`` on a machine without CUDA.
+
+    MMEngine's launcher calls ``torch.cuda.set_device`` and NCCL, and wraps
+    the model in DDP with ``device_ids=[LOCAL_RANK]``, all of which fail on
+    a CPU. Initialise the process group with gloo first (MMEngine then skips
+    its own initialisation) and wrap with ``device_ids=None`` (CPU DDP).
+    """
+    init_dist_any_device(cfg.launcher)
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = build_cfg(args)
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        setup_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:
