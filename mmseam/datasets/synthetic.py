@@ -37,10 +37,9 @@ from PIL import Image
 from scipy import ndimage
 
 __all__ = [
-    'SYNTHETIC_CLASSES', 'SYNTHETIC_PALETTE', 'DECOY_GLYPHS', 'NUM_HUE_BINS',
-    'TEXTURES', 'PRETRAIN_CLASSES', 'SYNTHETIC_METAINFO', 'glyph_mask',
-    'voc_colormap', 'render_sample', 'make_synthetic_voc',
-    'make_synthetic_pretrain'
+    'SYNTHETIC_CLASSES', 'SYNTHETIC_PALETTE', 'DECOY_GLYPHS',
+    'SYNTHETIC_METAINFO', 'glyph_mask', 'voc_colormap', 'render_sample',
+    'make_synthetic_voc'
 ]
 
 #: Class list of the synthetic set; index 0 is the background. Each
@@ -52,21 +51,13 @@ SYNTHETIC_PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0],
                      [0, 0, 128], [128, 0, 128]]
 #: Glyphs drawn on some distractor bodies; they belong to no class.
 DECOY_GLYPHS = ('dot', 'square')
-#: Body colours are drawn around this many evenly spaced hues.
-NUM_HUE_BINS = 8
-#: Body textures.
-TEXTURES = ('plain', 'stripes', 'spots')
 SYNTHETIC_METAINFO = dict(classes=SYNTHETIC_CLASSES, palette=SYNTHETIC_PALETTE)
 
 _FORMAT_VERSION = 1
 _SPLIT_CODES = {'train': 1, 'val': 2}
-_OBJECT_RADIUS = (0.13, 0.3)  # fraction of the image size (major axis)
-_OBJECT_ASPECT = (0.45, 0.8)  # minor / major axis of an object body
+_OBJECT_RADIUS = (0.15, 0.23)  # fraction of the image size
 _DISTRACTOR_RADIUS = (0.09, 0.22)
 _GLYPH_SIZE = (0.085, 0.1)
-# A class mark lies among the 25 % of admissible spots nearest to one end of
-# its body's major axis (a head, not the middle of the body).
-_MARK_END_FRACTION = 0.25
 _MIN_VISIBLE = 0.6  # an object keeps at least this much of its body
 
 
@@ -135,7 +126,6 @@ class _Body:
         self.window = window  # y0, y1, x0, x1
         self.label = label  # class index, 0 for a distractor
         self.look = look
-        self.center: Tuple[float, float] = (0.0, 0.0)  # cy, cx
         self.glyph: Optional[Tuple[str, int, int, int]] = None
 
     def full_mask(self, size: int) -> np.ndarray:
@@ -145,19 +135,18 @@ class _Body:
         return out
 
 
-def _random_color(rng: np.random.Generator) -> Tuple[np.ndarray, float, int]:
-    hue_bin = int(rng.integers(NUM_HUE_BINS))
-    hue = (hue_bin + rng.uniform(-0.3, 0.3)) / NUM_HUE_BINS
+def _random_color(rng: np.random.Generator) -> Tuple[np.ndarray, float]:
+    hue = (rng.integers(8) + rng.uniform(-0.3, 0.3)) / 8.0
     sat = rng.uniform(0.35, 0.9)
     val = rng.uniform(0.35, 0.95)
     rgb = np.array(colorsys.hsv_to_rgb(hue % 1.0, sat, val)) * 255.0
-    return rgb, val, hue_bin
+    return rgb, val
 
 
 def _sample_look(rng: np.random.Generator) -> dict:
     """Shape family, colours and texture; independent of the class."""
-    color, value, hue_bin = _random_color(rng)
-    texture = TEXTURES[rng.integers(len(TEXTURES))]
+    color, value = _random_color(rng)
+    texture = ('plain', 'stripes', 'spots')[rng.integers(3)]
     if texture == 'stripes':
         second = color * rng.uniform(0.5, 0.7)
     else:
@@ -173,7 +162,6 @@ def _sample_look(rng: np.random.Generator) -> dict:
         angle=rng.uniform(0, np.pi),
         color=color,
         value=value,
-        hue_bin=hue_bin,
         texture=texture,
         second=second,
         period=rng.uniform(6.0, 12.0),
@@ -279,19 +267,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return field
 
 
-def _glyph_spot(rng: np.random.Generator,
-                body: _Body,
-                size: int,
-                gsize: int,
-                border: int,
-                end_fraction: float = 1.0) -> Optional[Tuple[int, int]]:
-    """Top-left corner of a glyph box lying well inside ``body``.
-
-    With ``end_fraction < 1`` the box is drawn among the admissible spots
-    nearest to one end (chosen at random) of the body's major axis: the
-    ``end_fraction`` share of them that lies furthest out, the way a head
-    sits at one end of an animal.
-    """
+def _glyph_spot(rng: np.random.Generator, body: _Body, size: int, gsize: int,
+                border: int) -> Optional[Tuple[int, int]]:
+    """Top-left corner of a glyph box lying well inside ``body``."""
     y0, y1, x0, x1 = body.window
     depth = ndimage.distance_transform_edt(np.pad(body.mask, 1))[1:-1, 1:-1]
     ok = depth >= gsize * 0.5 * np.sqrt(2) + 2
@@ -303,122 +281,9 @@ def _glyph_spot(rng: np.random.Generator,
     cand = np.flatnonzero(ok)
     if cand.size == 0:
         return None
-    if end_fraction < 1:
-        cy, cx = body.center
-        angle = body.look['angle']
-        py, px = np.divmod(cand, x1 - x0)
-        along = (px + x0 + 0.5 - cx) * np.cos(angle) + (
-            py + y0 + 0.5 - cy) * np.sin(angle)
-        along = along * (1.0 if rng.uniform() < 0.5 else -1.0)
-        keep = max(int(np.ceil(cand.size * end_fraction)), 1)
-        cand = cand[np.argsort(-along, kind='stable')[:keep]]
     idx = cand[rng.integers(cand.size)]
     cy, cx = divmod(int(idx), x1 - x0)
     return y0 + cy - gsize // 2, x0 + cx - gsize // 2
-
-
-def _render(rng: np.random.Generator, image_size: int,
-            num_objects: Tuple[int, int], num_distractors: Tuple[int, int],
-            decoy_prob: float, noise_std: float, ignore_band: int) -> tuple:
-    """:func:`render_sample` plus the bodies and the top-body index map."""
-    size = int(image_size)
-    num_classes = len(SYNTHETIC_CLASSES) - 1
-    n_obj = int(rng.integers(num_objects[0], num_objects[1] + 1))
-    n_dis = int(rng.integers(num_distractors[0], num_distractors[1] + 1))
-    kinds = [int(rng.integers(1, num_classes + 1)) for _ in range(n_obj)]
-    kinds += [0] * n_dis
-    order = rng.permutation(len(kinds))
-    border = int(round(0.06 * size))
-
-    canvas = _background(rng, size)
-    top = np.full((size, size), -1, dtype=np.int32)  # topmost body index
-    bodies: List[_Body] = []
-    protected = np.zeros((size, size), dtype=bool)  # class marks (dilated)
-    areas: Dict[int, int] = {}
-
-    for label in (kinds[i] for i in order):
-        look = _sample_look(rng)
-        if label > 0:  # objects are elongated; the mark sits at one end
-            look['aspect'] = rng.uniform(*_OBJECT_ASPECT)
-        gsize = int(round(size * rng.uniform(*_GLYPH_SIZE)))
-        for _ in range(40):
-            if label > 0:
-                radius = size * rng.uniform(*_OBJECT_RADIUS)
-                margin = 0.12 * size
-                cy, cx = rng.uniform(margin, size - margin, size=2)
-            else:
-                radius = size * rng.uniform(*_DISTRACTOR_RADIUS)
-                cy, cx = rng.uniform(0, size, size=2)
-            mask, window = _shape_mask(look, cy, cx, radius, size)
-            body = _Body(mask, window, label, look)
-            body.center = (cy, cx)
-            full = body.full_mask(size)
-            if not full.any() or (full & protected).any():
-                continue
-            # Every earlier object keeps enough of its body.
-            covered = top[full]
-            if any(
-                    np.count_nonzero((top == j)) -
-                    np.count_nonzero(covered == j) < _MIN_VISIBLE * areas[j]
-                    for j in areas):
-                continue
-            if label > 0:
-                spot = _glyph_spot(rng, body, size, gsize, border,
-                                   _MARK_END_FRACTION)
-                if spot is None:
-                    continue
-                body.glyph = (SYNTHETIC_CLASSES[label], spot[0], spot[1],
-                              gsize)
-            elif rng.uniform() < decoy_prob:
-                spot = _glyph_spot(rng, body, size, gsize, 0)
-                if spot is not None:
-                    name = DECOY_GLYPHS[rng.integers(len(DECOY_GLYPHS))]
-                    body.glyph = (name, spot[0], spot[1], gsize)
-            idx = len(bodies)
-            bodies.append(body)
-            top[full] = idx
-            _paint_body(canvas, body)
-            if body.glyph is not None:
-                ink_level = rng.uniform(0, 40) if look['value'] > 0.55 \
-                    else rng.uniform(215, 255)
-                ink = np.clip(ink_level + rng.uniform(-10, 10, size=3), 0, 255)
-                gmask = _paint_glyph(canvas, body.glyph, ink)
-                if label > 0:
-                    protected |= ndimage.binary_dilation(gmask, iterations=3)
-            if label > 0:
-                areas[idx] = int(full.sum())
-            break
-
-    if not areas:
-        # Extremely rare: no object could be placed; draw a fresh layout.
-        return _render(rng, image_size, num_objects, num_distractors,
-                       decoy_prob, noise_std, ignore_band)
-
-    labels = np.zeros(len(bodies) + 1, dtype=np.uint8)
-    for idx, body in enumerate(bodies):
-        labels[idx] = body.label
-    mask = labels[top]  # top == -1 picks the trailing 0
-    objects = []
-    for idx in sorted(areas):
-        ys, xs = np.nonzero(top == idx)
-        label = bodies[idx].label
-        _, gy, gx, gsize = bodies[idx].glyph
-        objects.append(
-            dict(
-                label=label,
-                name=SYNTHETIC_CLASSES[label],
-                bbox=(int(xs.min()) + 1, int(ys.min()) + 1, int(xs.max()) + 1,
-                      int(ys.max()) + 1),
-                mark_box=(gx + 1, gy + 1, gx + gsize, gy + gsize)))
-    if ignore_band > 0:
-        win = 2 * ignore_band + 1
-        band = ndimage.maximum_filter(mask, size=win) != \
-            ndimage.minimum_filter(mask, size=win)
-        mask = mask.copy()
-        mask[band] = 255
-    canvas += rng.normal(0.0, noise_std, size=canvas.shape)
-    img = np.clip(np.round(canvas), 0, 255).astype(np.uint8)
-    return img, mask, objects, bodies, top
 
 
 def render_sample(rng: np.random.Generator,
@@ -451,9 +316,99 @@ def render_sample(rng: np.random.Generator,
         mark_box=(xmin, ymin, xmax, ymax))`` (1-based inclusive VOC
         coordinates of the visible body and of its class mark).
     """
-    img, mask, objects, _, _ = _render(rng, image_size, num_objects,
-                                       num_distractors, decoy_prob, noise_std,
-                                       ignore_band)
+    size = int(image_size)
+    num_classes = len(SYNTHETIC_CLASSES) - 1
+    n_obj = int(rng.integers(num_objects[0], num_objects[1] + 1))
+    n_dis = int(rng.integers(num_distractors[0], num_distractors[1] + 1))
+    kinds = [int(rng.integers(1, num_classes + 1)) for _ in range(n_obj)]
+    kinds += [0] * n_dis
+    order = rng.permutation(len(kinds))
+    border = int(round(0.06 * size))
+
+    canvas = _background(rng, size)
+    top = np.full((size, size), -1, dtype=np.int32)  # topmost body index
+    bodies: List[_Body] = []
+    protected = np.zeros((size, size), dtype=bool)  # class marks (dilated)
+    areas: Dict[int, int] = {}
+
+    for label in (kinds[i] for i in order):
+        look = _sample_look(rng)
+        gsize = int(round(size * rng.uniform(*_GLYPH_SIZE)))
+        for _ in range(40):
+            if label > 0:
+                radius = size * rng.uniform(*_OBJECT_RADIUS)
+                margin = 0.12 * size
+                cy, cx = rng.uniform(margin, size - margin, size=2)
+            else:
+                radius = size * rng.uniform(*_DISTRACTOR_RADIUS)
+                cy, cx = rng.uniform(0, size, size=2)
+            mask, window = _shape_mask(look, cy, cx, radius, size)
+            body = _Body(mask, window, label, look)
+            full = body.full_mask(size)
+            if not full.any() or (full & protected).any():
+                continue
+            # Every earlier object keeps enough of its body.
+            covered = top[full]
+            if any(
+                    np.count_nonzero((top == j)) -
+                    np.count_nonzero(covered == j) < _MIN_VISIBLE * areas[j]
+                    for j in areas):
+                continue
+            if label > 0:
+                spot = _glyph_spot(rng, body, size, gsize, border)
+                if spot is None:
+                    continue
+                body.glyph = (SYNTHETIC_CLASSES[label], spot[0], spot[1],
+                              gsize)
+            elif rng.uniform() < decoy_prob:
+                spot = _glyph_spot(rng, body, size, gsize, 0)
+                if spot is not None:
+                    name = DECOY_GLYPHS[rng.integers(len(DECOY_GLYPHS))]
+                    body.glyph = (name, spot[0], spot[1], gsize)
+            idx = len(bodies)
+            bodies.append(body)
+            top[full] = idx
+            _paint_body(canvas, body)
+            if body.glyph is not None:
+                ink_level = rng.uniform(0, 40) if look['value'] > 0.55 \
+                    else rng.uniform(215, 255)
+                ink = np.clip(ink_level + rng.uniform(-10, 10, size=3), 0, 255)
+                gmask = _paint_glyph(canvas, body.glyph, ink)
+                if label > 0:
+                    protected |= ndimage.binary_dilation(gmask, iterations=3)
+            if label > 0:
+                areas[idx] = int(full.sum())
+            break
+
+    if not areas:
+        # Extremely rare: no object could be placed; draw a fresh layout.
+        return render_sample(rng, image_size, num_objects, num_distractors,
+                             decoy_prob, noise_std, ignore_band)
+
+    labels = np.zeros(len(bodies) + 1, dtype=np.uint8)
+    for idx, body in enumerate(bodies):
+        labels[idx] = body.label
+    mask = labels[top]  # top == -1 picks the trailing 0
+    objects = []
+    for idx in sorted(areas):
+        ys, xs = np.nonzero(top == idx)
+        label = bodies[idx].label
+        _, gy, gx, gsize = bodies[idx].glyph
+        objects.append(
+            dict(
+                label=label,
+                name=SYNTHETIC_CLASSES[label],
+                bbox=(int(xs.min()) + 1, int(ys.min()) + 1, int(xs.max()) + 1,
+                      int(ys.max()) + 1),
+                mark_box=(gx + 1, gy + 1, gx + gsize, gy + gsize)))
+    if ignore_band > 0:
+        win = 2 * ignore_band + 1
+        band = ndimage.maximum_filter(mask, size=win) != \
+            ndimage.minimum_filter(mask, size=win)
+        mask = mask.copy()
+        mask[band] = 255
+    canvas += rng.normal(0.0, noise_std, size=canvas.shape)
+    img = np.clip(np.round(canvas), 0, 255).astype(np.uint8)
     return img, mask, objects
 
 
@@ -648,168 +603,4 @@ def make_synthetic_voc(out_dir: str,
         mean_objects=num_objects_total / total,
         fg_fraction=fg_pixels / max(all_pixels, 1),
         metainfo=dict(classes=SYNTHETIC_CLASSES, palette=SYNTHETIC_PALETTE),
-        seconds=time.time() - start)
-
-
-#: Label vocabulary of the pretraining corpus (index 0 is the unused
-#: background slot, as in the segmentation class lists): every glyph (class
-#: marks and decoys), the hue bin and the texture of the bodies in view.
-PRETRAIN_CLASSES = (('background', ) + SYNTHETIC_CLASSES[1:] + DECOY_GLYPHS +
-                    tuple(f'hue{k}' for k in range(NUM_HUE_BINS)) + TEXTURES)
-_PRETRAIN_SPLIT_CODE = 3  # seeds disjoint from the train (1) / val (2) sets
-
-
-def _crop_labels(bodies: List[_Body], top: np.ndarray, y0: int, x0: int,
-                 crop: int, min_body_share: float) -> List[str]:
-    """Names of what a crop shows: whole glyphs and large body parts."""
-    names = set()
-    window = top[y0:y0 + crop, x0:x0 + crop]
-    counts = np.bincount(window.ravel() + 1, minlength=len(bodies) + 1)[1:]
-    for idx, body in enumerate(bodies):
-        if body.glyph is not None:
-            name, gy, gx, gsize = body.glyph
-            if (y0 <= gy and gy + gsize <= y0 + crop and x0 <= gx
-                    and gx + gsize <= x0 + crop):
-                names.add(name)
-        if counts[idx] >= min_body_share * crop * crop:
-            names.add(f'hue{body.look["hue_bin"]}')
-            names.add(body.look['texture'])
-    return sorted(names, key=PRETRAIN_CLASSES.index)
-
-
-def make_synthetic_pretrain(out_dir: str,
-                            seed: int = 0,
-                            num_images: int = 1000,
-                            crops_per_image: int = 4,
-                            crop_size: int = 96,
-                            image_size: int = 224,
-                            min_body_share: float = 0.15,
-                            jpeg_quality: int = 95,
-                            force: bool = False) -> dict:
-    """Generate the pretraining corpus, the synthetic stand-in for ImageNet.
-
-    SEAM starts from ImageNet features, which know what objects look like
-    beyond the few classes of the target set. The synthetic analogue is a
-    separate, larger set of small crops of freshly rendered scenes (seeds
-    disjoint from the train/val sets of :func:`make_synthetic_voc`), each
-    labelled (multi-label) with what it shows: the glyphs lying wholly in
-    it (the five class marks and the two decoys) and, for every body that
-    fills at least ``min_body_share`` of the crop, the body's hue bin and
-    texture (:data:`PRETRAIN_CLASSES`). A classifier of these labels has to
-    learn the marks and what bodies look like against the clutter.
-
-    Half of the crops are centred near the glyph of a random marked body
-    (object-centred, as ImageNet photos), the other half anywhere. Written in the VOC layout
-    (``JPEGImages``, ``ImageSets/Segmentation/train_aug.txt``) with the
-    labels in ``cls_labels.npy`` (``{img_id: multi-hot over
-    PRETRAIN_CLASSES[1:]}``, read by ``VOCClsDataset(label_source='npy')``)
-    and ``metainfo.json``; byte-identical for the same arguments.
-
-    Args:
-        out_dir (str): Output folder.
-        seed (int): Random seed. Defaults to 0.
-        num_images (int): Scenes rendered. Defaults to 1000.
-        crops_per_image (int): Crops per scene. Defaults to 4.
-        crop_size (int): Side of the square crops. Defaults to 96.
-        image_size (int): Side of the rendered scenes. Defaults to 224.
-        min_body_share (float): Share of the crop a body must fill to be
-            labelled. Defaults to 0.15.
-        jpeg_quality (int): JPEG quality. Defaults to 95.
-        force (bool): Replace a non-empty ``out_dir``. Defaults to False.
-
-    Returns:
-        dict: ``out_dir``, ``num_crops``, ``label_counts`` (crops per label)
-        and ``seconds``.
-    """
-    if crop_size > image_size or crop_size < 16 or num_images < 1:
-        raise ValueError(f'need 16 <= crop_size={crop_size} <= image_size='
-                         f'{image_size} and num_images={num_images} >= 1.')
-    out_dir = osp.abspath(out_dir)
-    _prepare_out_dir(out_dir, force)
-    parent = osp.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    start = time.time()
-    tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(out_dir)}.tmp-', dir=parent)
-    num_labels = len(PRETRAIN_CLASSES) - 1
-    try:
-        os.makedirs(osp.join(tmp, 'JPEGImages'))
-        os.makedirs(osp.join(tmp, 'ImageSets', 'Segmentation'))
-        labels: Dict[str, np.ndarray] = {}
-        for index in range(num_images):
-            rng = np.random.default_rng(
-                np.random.SeedSequence(
-                    [int(seed), _PRETRAIN_SPLIT_CODE, index]))
-            img, _, _, bodies, top = _render(rng, image_size, (1, 3), (3, 6),
-                                             0.5, 5.0, 0)
-            for k in range(crops_per_image):
-                marked = [b for b in bodies if b.glyph is not None]
-                if k % 2 == 0 and marked:
-                    _, gy, gx, gsize = marked[rng.integers(len(marked))].glyph
-                    cy = gy + gsize / 2 + rng.uniform(-0.3, 0.3) * crop_size
-                    cx = gx + gsize / 2 + rng.uniform(-0.3, 0.3) * crop_size
-                else:
-                    cy, cx = rng.uniform(0, image_size, size=2)
-                hi = image_size - crop_size
-                y0 = int(np.clip(round(cy - crop_size / 2), 0, hi))
-                x0 = int(np.clip(round(cx - crop_size / 2), 0, hi))
-                names = _crop_labels(bodies, top, y0, x0, crop_size,
-                                     min_body_share)
-                if not names:  # image-level labels need >= 1 label
-                    continue
-                img_id = f'pretrain_{index:06d}_{k}'
-                multi_hot = np.zeros(num_labels, dtype=np.float32)
-                for name in names:
-                    multi_hot[PRETRAIN_CLASSES.index(name) - 1] = 1
-                labels[img_id] = multi_hot
-                Image.fromarray(img[y0:y0 + crop_size,
-                                    x0:x0 + crop_size]).save(
-                                        osp.join(tmp, 'JPEGImages',
-                                                 img_id + '.jpg'),
-                                        quality=jpeg_quality,
-                                        subsampling=0)
-        with open(
-                osp.join(tmp, 'ImageSets', 'Segmentation', 'train_aug.txt'),
-                'w',
-                encoding='utf-8') as f:
-            f.write(''.join(i + '\n' for i in labels))
-        np.save(osp.join(tmp, 'cls_labels.npy'), labels, allow_pickle=True)
-        counts = np.sum(list(labels.values()), axis=0).astype(int).tolist()
-        metainfo = dict(
-            classes=list(PRETRAIN_CLASSES),
-            palette=voc_colormap(len(PRETRAIN_CLASSES)).tolist(),
-            format_version=_FORMAT_VERSION,
-            generator=dict(
-                kind='pretrain',
-                seed=int(seed),
-                num_images=int(num_images),
-                crops_per_image=int(crops_per_image),
-                crop_size=int(crop_size),
-                image_size=int(image_size),
-                min_body_share=float(min_body_share),
-                jpeg_quality=int(jpeg_quality)),
-            label_counts=dict(zip(PRETRAIN_CLASSES[1:], counts)))
-        with open(osp.join(tmp, 'metainfo.json'), 'w', encoding='utf-8') as f:
-            json.dump(metainfo, f, indent=2, sort_keys=True)
-            f.write('\n')
-        os.chmod(tmp, 0o755)
-        _prepare_out_dir(out_dir, force)
-        trash = None
-        if osp.isdir(out_dir):
-            if os.listdir(out_dir):
-                trash = tempfile.mkdtemp(
-                    prefix=f'.{osp.basename(out_dir)}.old-', dir=parent)
-                os.rmdir(trash)
-                os.rename(out_dir, trash)
-            else:
-                os.rmdir(out_dir)
-        os.rename(tmp, out_dir)
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dict(
-        out_dir=out_dir,
-        num_crops=len(labels),
-        label_counts=metainfo['label_counts'],
         seconds=time.time() - start)
