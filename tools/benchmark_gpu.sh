@@ -8,7 +8,8 @@
 #
 # Prints one JSON line per result (strict / fast / official, then the
 # ratios) and appends them to OUT.jsonl (default
-# work_dirs/benchmark_gpu.jsonl). About 3-5 minutes on an H100 (CRF needs pydensecrf); nothing is
+# work_dirs/benchmark_gpu.jsonl). About 7 minutes on an H100 with 16
+# cores; the crf and pseudo workloads need pydensecrf. Nothing is
 # downloaded (random weights). PYTHON overrides the interpreter,
 # CONFIG the SEAM config (default: the bf16 fast config; --compare-strict
 # derives the strict fp32 mode from it).
