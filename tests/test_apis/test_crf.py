@@ -309,3 +309,37 @@ def test_crf_refine_tool(tmp_path):
             b = load_crf_scores(
                 osp.join(crf_output_dirs(api_out, alpha)[0], f'{img_id}.npz'))
             np.testing.assert_array_equal(a[0], b[0])
+
+
+@pytest.mark.parametrize('workers', [0, 2])
+def test_async_refiner_outputs_and_worker_errors(tmp_path, workers):
+    """``AsyncCRFRefiner`` writes what ``refine_arrays`` writes, bounds the
+    jobs in flight, and re-raises a worker's error from ``close``."""
+    from mmseam.apis import AsyncCRFRefiner, refine_arrays
+    img_path = str(tmp_path / 'a.png')
+    Image.fromarray(two_region_image(8, 8)).save(img_path)
+    cams = region_probs(8, 8)[1:].astype(np.float16)  # (1, 8, 8)
+    refiner = AsyncCRFRefiner(
+        str(tmp_path / 'async'), alphas=(4, ), workers=workers,
+        max_pending=1)
+    for i in range(3):
+        refiner.submit(f'img{i}', img_path, cams, np.array([7]))
+        assert len(refiner.pending) <= 1
+    assert refiner.close() == 3
+    assert refiner.pool is None and refiner.done('img2')
+    assert refine_arrays('ref', img_path, cams, np.array([7]),
+                         str(tmp_path / 'sync'), alphas=(4, ))
+    for sub, ext in (('crf_4', 'npz'), ('crf_4_png', 'png')):
+        with open(tmp_path / 'sync' / sub / f'ref.{ext}', 'rb') as f:
+            want = f.read()
+        for i in range(3):
+            with open(tmp_path / 'async' / sub / f'img{i}.{ext}', 'rb') as f:
+                assert f.read() == want
+    # a missing image fails in the worker and surfaces in close()
+    refiner = AsyncCRFRefiner(str(tmp_path / 'bad'), workers=workers)
+    with pytest.raises(FileNotFoundError, match='missing.png'):
+        refiner.submit('x', str(tmp_path / 'missing.png'), cams,
+                       np.array([7]))
+        refiner.close()
+    refiner.terminate()
+    assert refiner.pool is None
