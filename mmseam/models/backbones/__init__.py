@@ -1,4 +1,5 @@
 # Copyright (c) mmseam contributors. All rights reserved.
 from .resnet38d import PreActBottleneckBlock, PreActResBlock, ResNet38d
+from .tiny_convnet import TinyConvNet
 
-__all__ = ['ResNet38d', 'PreActResBlock', 'PreActBottleneckBlock']
+__all__ = ['ResNet38d', 'PreActResBlock', 'PreActBottleneckBlock', 'TinyConvNet']

@@ -46,7 +46,8 @@ class SEAM(BaseSegmentor):
     through the same weights. With ``y`` the N x C x 1 x 1 label (background
     slot 1), ``cam_k, pcm_k`` the two outputs of view k at its input size:
 
-    - ``loss_cls``: multilabel soft margin on GAP(cam_k)[fg], mean of views;
+    - ``loss_cls``: multilabel soft margin on GAP(cam_k)[fg] (``cls_pool``),
+      mean of views;
     - ``loss_minpool``: min-pool loss on (pcm_k * y)[fg], mean of views;
     - ``loss_er``: mean |A(maxnorm(cam_1)) y - maxnorm(cam_2) y| over fg;
     - ``loss_ecr``: top-k mean of |maxonly(cam_2') - A(maxnorm(pcm_1)) y|
@@ -67,6 +68,10 @@ class SEAM(BaseSegmentor):
             Defaults to -1.
         dropout_ratio (float): ``Dropout2d`` before the classifier.
             Defaults to 0.5.
+        cls_pool (str): How ``loss_cls`` pools a CAM into class scores:
+            'avg' (GAP, the official SEAM) or 'max' (global max pooling;
+            used to pretrain the synthetic stand-in backbone, whose class
+            marks cover ~1 % of an image). Defaults to 'avg'.
         neck (dict, optional): PCM config. ``None`` disables the PCM.
         equivariant_transform (dict, optional): Transform making view 2.
             ``None`` trains a single view.
@@ -99,6 +104,7 @@ class SEAM(BaseSegmentor):
                  in_channels: int,
                  in_index: int = -1,
                  dropout_ratio: float = 0.5,
+                 cls_pool: str = 'avg',
                  neck: OptConfigType = None,
                  equivariant_transform: OptConfigType = dict(
                      type='RescaleTransform', scale_factor=0.3),
@@ -125,6 +131,10 @@ class SEAM(BaseSegmentor):
                 f'SEAM needs num_classes >= 2 (background + at least one '
                 f'class), got {num_classes}. Set model.num_classes to '
                 f'len(dataset.metainfo["classes"]).')
+        if cls_pool not in ('avg', 'max'):
+            raise ValueError(f"cls_pool={cls_pool!r}; use 'avg' (GAP, the "
+                             "official SEAM) or 'max'.")
+        self.cls_pool = cls_pool
         self.num_classes = num_classes
         self.backbone = MODELS.build(backbone)
         self.in_index = in_index
@@ -291,9 +301,9 @@ class SEAM(BaseSegmentor):
         if self.loss_cls is not None:
             # GAP scores of all views as one (nv * N) x (C - 1) batch: the
             # batch mean equals the mean over views of the per-view losses.
-            scores = torch.cat([
-                F.adaptive_avg_pool2d(o['cam'], 1)[:, 1:, 0, 0] for o in outs
-            ])
+            pool = F.adaptive_avg_pool2d if self.cls_pool == 'avg' else \
+                F.adaptive_max_pool2d
+            scores = torch.cat([pool(o['cam'], 1)[:, 1:, 0, 0] for o in outs])
             losses[self.loss_cls.loss_name] = self.loss_cls(
                 scores, y[:, 1:, 0, 0].repeat(nv, 1))
         if self.loss_minpool is not None:

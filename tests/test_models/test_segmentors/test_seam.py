@@ -173,6 +173,36 @@ def test_each_loss_can_be_switched_off():
     assert set(losses) == {'loss_cls', 'loss_ecr'}
 
 
+def test_cls_pool_max_scores_are_the_cam_maxima():
+    """cls_pool='max': loss_cls is the soft margin of each class's CAM max."""
+    torch.manual_seed(5)
+    kw = dict(
+        neck=None,
+        equivariant_transform=None,
+        loss_minpool=None,
+        loss_er=None,
+        loss_ecr=None,
+        dropout_ratio=0.0)
+    model = tiny_seam(cls_pool='max', **kw).eval()
+    x = torch.randn(2, 3, 32, 32)
+    loss = model.loss(x, samples(LABELS))['loss_cls']
+    cam = model(x, mode='tensor')['cam']
+    y = torch.tensor(LABELS, dtype=torch.float32)
+    scores = torch.stack([cam[n, 1:].flatten(1).max(1)[0] for n in range(2)])
+    expected = F.multilabel_soft_margin_loss(scores, y)
+    torch.testing.assert_close(loss, expected)
+    # the same weights with GAP give the mean instead
+    avg = tiny_seam(**kw).eval()
+    avg.load_state_dict(model.state_dict())
+    loss_avg = avg.loss(x, samples(LABELS))['loss_cls']
+    torch.testing.assert_close(
+        loss_avg,
+        F.multilabel_soft_margin_loss(cam[:, 1:].mean((2, 3)), y))
+    assert not torch.allclose(loss, loss_avg)
+    with pytest.raises(ValueError, match="cls_pool='sum'.*'avg'"):
+        tiny_seam(cls_pool='sum')
+
+
 def test_class_count_mismatch_is_explained():
     model = tiny_seam()
     with pytest.raises(ValueError, match='num_classes'):
