@@ -38,18 +38,18 @@ import mmseam  # noqa: E402,F401
 PRESETS = dict(
     synthetic=dict(
         data_root='data/synthetic_voc',
-        pretrain='configs/seam/cls_r18-d8_1xb8-12e_synthvoc-224x224.py',
-        cam='configs/seam/cam_r18-d8_1xb8-6e_synthvoc-224x224.py',
-        seam='configs/seam/seam_r18-d8_1xb8-6e_synthvoc-224x224.py',
-        affinity='configs/affinity/affinitynet_r18-d8_1xb8-4e_synthvoc-'
+        pretrain='configs/seam/cls_tinycnn_1xb16-15e_synthvoc-224x224.py',
+        cam='configs/seam/cam_tinycnn_1xb8-8e_synthvoc-224x224.py',
+        seam='configs/seam/seam_tinycnn_1xb8-8e_synthvoc-224x224.py',
+        affinity='configs/affinity/affinitynet_tinycnn_1xb8-4e_synthvoc-'
         '224x224.py',
-        stage2='configs/deeplab/deeplabv1-largefov_r18-d8_1xb8-6e_synthvoc-'
+        stage2='configs/deeplab/deeplabv1-largefov_tinycnn_1xb8-6e_synthvoc-'
         'pseudo-224x224.py',
         label_split='train',  # images that get pseudo labels
         eval_split='train',  # images whose pseudo labels are scored
         # data set and schedule sized for ~20 minutes on 2 CPU cores
-        data=dict(num_train=160, num_val=60, image_size=224),
-        epochs=dict(pretrain=6, cam=4, seam=4, affinity=3, stage2=4),
+        data=dict(num_train=320, num_val=60, image_size=224),
+        epochs=dict(pretrain=15, cam=8, seam=8, affinity=3, stage2=4),
         crf_workers=2,
         infer_workers=0),
     voc=dict(
@@ -182,6 +182,29 @@ class Pipeline:
             raise RuntimeError(f'command failed ({proc.returncode}): '
                                f'{" ".join(cmd)}; see {log_path}')
 
+    def check_synthetic_data(self, wanted: dict) -> None:
+        """Refuse a synthetic set made by another generator version or with
+        other sizes than the preset's (its numbers would not be comparable
+        with the README's)."""
+        from mmseam.datasets import synthetic
+        path = osp.join(self.data_root, 'metainfo.json')
+        with open(path) as f:
+            meta = json.load(f)
+        gen = meta.get('generator', {})
+        diffs = []
+        if meta.get('format_version') != synthetic._FORMAT_VERSION:
+            diffs.append(f'format_version {meta.get("format_version")} != '
+                         f'{synthetic._FORMAT_VERSION}')
+        for key, value in wanted.items():
+            if gen.get(key) != value:
+                diffs.append(f'{key} {gen.get(key)} != {value}')
+        if diffs:
+            raise RuntimeError(
+                f'{path}: this synthetic set does not match the preset '
+                f'({"; ".join(diffs)}). Delete {self.data_root} to '
+                'regenerate it (and the work dir, whose results came from '
+                'the old set), or pass another --data-root.')
+
     def split_ids(self, split: str):
         path = osp.join(self.data_root, 'ImageSets', 'Segmentation',
                         f'{split}.txt')
@@ -263,6 +286,9 @@ class Pipeline:
                 log(f'data: generating the synthetic set in {self.data_root}')
                 make_synthetic_voc(self.data_root, seed=a.seed, **p['data'])
             else:
+                # a set passed with --data-root may have any size
+                self.check_synthetic_data(
+                    {} if a.data_root else p['data'])
                 log(f'data: using {self.data_root}')
         elif not osp.isdir(self.data_root):
             raise FileNotFoundError(

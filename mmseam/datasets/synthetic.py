@@ -24,6 +24,7 @@ palette PNGs with a thin 255 band on label boundaries,
 ``metainfo.json``. Output is byte-identical for a given seed and arguments.
 """
 import colorsys
+import inspect
 import json
 import os
 import os.path as osp
@@ -53,12 +54,16 @@ SYNTHETIC_PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0],
 DECOY_GLYPHS = ('dot', 'square')
 SYNTHETIC_METAINFO = dict(classes=SYNTHETIC_CLASSES, palette=SYNTHETIC_PALETTE)
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: class-coloured marks, larger objects (v1: see
+# mark_colors='contrast' and the v1 ranges in render_sample's docstring)
 _SPLIT_CODES = {'train': 1, 'val': 2}
-_OBJECT_RADIUS = (0.15, 0.23)  # fraction of the image size
-_DISTRACTOR_RADIUS = (0.09, 0.22)
 _GLYPH_SIZE = (0.085, 0.1)
 _MIN_VISIBLE = 0.6  # an object keeps at least this much of its body
+#: Ink of the class marks with ``mark_colors='class'``: one saturated colour
+#: per class (HSV hues 0, 0.17, 0.33, 0.6, 0.83 at full saturation/value).
+CLASS_MARK_COLORS = tuple(
+    tuple(int(round(255 * v)) for v in colorsys.hsv_to_rgb(h, 1.0, 1.0))
+    for h in (0.0, 0.17, 0.33, 0.6, 0.83))
 
 
 def voc_colormap(num: int = 256) -> np.ndarray:
@@ -135,17 +140,29 @@ class _Body:
         return out
 
 
-def _random_color(rng: np.random.Generator) -> Tuple[np.ndarray, float]:
-    hue = (rng.integers(8) + rng.uniform(-0.3, 0.3)) / 8.0
-    sat = rng.uniform(0.35, 0.9)
+def _random_color(rng: np.random.Generator,
+                  hue_bin: Optional[int] = None,
+                  saturation: Tuple[float, float] = (0.35, 0.9)
+                  ) -> Tuple[np.ndarray, float]:
+    if hue_bin is None:
+        hue = (rng.integers(8) + rng.uniform(-0.3, 0.3)) / 8.0
+    else:
+        hue = (hue_bin + rng.uniform(-0.2, 0.2)) / 8.0
+    sat = rng.uniform(*saturation)
     val = rng.uniform(0.35, 0.95)
     rgb = np.array(colorsys.hsv_to_rgb(hue % 1.0, sat, val)) * 255.0
     return rgb, val
 
 
-def _sample_look(rng: np.random.Generator) -> dict:
-    """Shape family, colours and texture; independent of the class."""
-    color, value = _random_color(rng)
+def _sample_look(rng: np.random.Generator,
+                 hue_bin: Optional[int] = None,
+                 saturation: Tuple[float, float] = (0.35, 0.9)) -> dict:
+    """Shape family, colours and texture; independent of the class.
+
+    ``hue_bin`` (0-7) fixes the hue's eighth of the colour wheel; None draws
+    it at random. ``saturation`` is the range of the body's saturation.
+    """
+    color, value = _random_color(rng, hue_bin, saturation)
     texture = ('plain', 'stripes', 'spots')[rng.integers(3)]
     if texture == 'stripes':
         second = color * rng.uniform(0.5, 0.7)
@@ -236,8 +253,13 @@ def _paint_glyph(canvas: np.ndarray, glyph: Tuple[str, int, int, int],
     return full
 
 
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Smooth colour field plus small clutter items, float RGB."""
+def _background(rng: np.random.Generator, size: int,
+                saturation: float = 1.0) -> np.ndarray:
+    """Smooth colour field plus small clutter items, float RGB.
+
+    ``saturation`` scales the chroma of the whole background (1 keeps the
+    drawn colours, 0 makes it grey).
+    """
     grid = rng.integers(40, 216, size=(4, 4, 3)).astype(np.uint8)
     field = np.asarray(
         Image.fromarray(grid).resize((size, size), Image.BILINEAR),
@@ -264,6 +286,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
             mask = (np.abs(along) < length / 2) & (
                 np.abs(across) < rng.uniform(0.5, 1.6))
         field[y0:y1, x0:x1][mask] = color
+    if saturation != 1.0:
+        grey = field.mean(axis=2, keepdims=True)
+        field = grey + (field - grey) * saturation
     return field
 
 
@@ -288,11 +313,17 @@ def _glyph_spot(rng: np.random.Generator, body: _Body, size: int, gsize: int,
 
 def render_sample(rng: np.random.Generator,
                   image_size: int = 224,
-                  num_objects: Tuple[int, int] = (1, 3),
-                  num_distractors: Tuple[int, int] = (3, 6),
-                  decoy_prob: float = 0.5,
+                  num_objects: Tuple[int, int] = (1, 2),
+                  num_distractors: Tuple[int, int] = (1, 3),
+                  decoy_prob: float = 0.0,
                   noise_std: float = 5.0,
-                  ignore_band: int = 1
+                  ignore_band: int = 1,
+                  distinct_hues: bool = True,
+                  background_saturation: float = 0.3,
+                  mark_colors: str = 'class',
+                  body_saturation: Tuple[float, float] = (0.25, 0.55),
+                  object_radius: Tuple[float, float] = (0.22, 0.32),
+                  distractor_radius: Tuple[float, float] = (0.08, 0.16)
                   ) -> Tuple[np.ndarray, np.ndarray, List[dict]]:
     """Render one synthetic image with its mask and objects.
 
@@ -301,13 +332,30 @@ def render_sample(rng: np.random.Generator,
             output).
         image_size (int): Side length S. Defaults to 224.
         num_objects (tuple[int, int]): Inclusive range of objects.
+            Defaults to (1, 2).
         num_distractors (tuple[int, int]): Inclusive range of mark-less
-            distractor bodies.
+            distractor bodies. Defaults to (1, 3).
         decoy_prob (float): Probability that a distractor carries a decoy
-            glyph. Defaults to 0.5.
+            glyph. Defaults to 0.
         noise_std (float): Std of the pixel noise. Defaults to 5.
         ignore_band (int): Pixels within this distance of a label boundary
             are set to 255 in the mask (0 disables). Defaults to 1.
+        distinct_hues (bool): Give every body of the image (objects and
+            distractors) its own eighth of the hue circle, so no two bodies
+            of one image share a colour. Defaults to True.
+        background_saturation (float): Chroma factor of the background
+            (1 keeps it, 0 makes it grey). Defaults to 0.3.
+        mark_colors (str): Ink of the class marks: 'class' (each class its
+            own saturated colour, :data:`CLASS_MARK_COLORS`; the mark's
+            shape and colour both name the class) or 'contrast' (near-black
+            ink on light bodies, near-white on dark ones: only the shape
+            names the class; format version 1). Defaults to 'class'.
+        body_saturation (tuple[float, float]): Range of the bodies'
+            saturation. Defaults to (0.25, 0.55).
+        object_radius (tuple[float, float]): Range of an object's radius, a
+            fraction of the image size. Defaults to (0.22, 0.32).
+        distractor_radius (tuple[float, float]): Range of a distractor's
+            radius. Defaults to (0.08, 0.16).
 
     Returns:
         tuple: ``img`` (S, S, 3) uint8 RGB, ``mask`` (S, S) uint8 class
@@ -316,6 +364,9 @@ def render_sample(rng: np.random.Generator,
         mark_box=(xmin, ymin, xmax, ymax))`` (1-based inclusive VOC
         coordinates of the visible body and of its class mark).
     """
+    if mark_colors not in ('class', 'contrast'):
+        raise ValueError(f"mark_colors={mark_colors!r}; use 'class' or "
+                         "'contrast'.")
     size = int(image_size)
     num_classes = len(SYNTHETIC_CLASSES) - 1
     n_obj = int(rng.integers(num_objects[0], num_objects[1] + 1))
@@ -325,22 +376,25 @@ def render_sample(rng: np.random.Generator,
     order = rng.permutation(len(kinds))
     border = int(round(0.06 * size))
 
-    canvas = _background(rng, size)
+    canvas = _background(rng, size, background_saturation)
+    hue_bins = rng.permutation(8) if distinct_hues else None
     top = np.full((size, size), -1, dtype=np.int32)  # topmost body index
     bodies: List[_Body] = []
     protected = np.zeros((size, size), dtype=bool)  # class marks (dilated)
     areas: Dict[int, int] = {}
 
-    for label in (kinds[i] for i in order):
-        look = _sample_look(rng)
+    for body_no, label in enumerate(kinds[i] for i in order):
+        look = _sample_look(
+            rng, None if hue_bins is None else int(hue_bins[body_no % 8]),
+            body_saturation)
         gsize = int(round(size * rng.uniform(*_GLYPH_SIZE)))
         for _ in range(40):
             if label > 0:
-                radius = size * rng.uniform(*_OBJECT_RADIUS)
+                radius = size * rng.uniform(*object_radius)
                 margin = 0.12 * size
                 cy, cx = rng.uniform(margin, size - margin, size=2)
             else:
-                radius = size * rng.uniform(*_DISTRACTOR_RADIUS)
+                radius = size * rng.uniform(*distractor_radius)
                 cy, cx = rng.uniform(0, size, size=2)
             mask, window = _shape_mask(look, cy, cx, radius, size)
             body = _Body(mask, window, label, look)
@@ -373,6 +427,8 @@ def render_sample(rng: np.random.Generator,
                 ink_level = rng.uniform(0, 40) if look['value'] > 0.55 \
                     else rng.uniform(215, 255)
                 ink = np.clip(ink_level + rng.uniform(-10, 10, size=3), 0, 255)
+                if label > 0 and mark_colors == 'class':
+                    ink = np.asarray(CLASS_MARK_COLORS[label - 1], np.float64)
                 gmask = _paint_glyph(canvas, body.glyph, ink)
                 if label > 0:
                     protected |= ndimage.binary_dilation(gmask, iterations=3)
@@ -383,7 +439,10 @@ def render_sample(rng: np.random.Generator,
     if not areas:
         # Extremely rare: no object could be placed; draw a fresh layout.
         return render_sample(rng, image_size, num_objects, num_distractors,
-                             decoy_prob, noise_std, ignore_band)
+                             decoy_prob, noise_std, ignore_band,
+                             distinct_hues, background_saturation,
+                             mark_colors, body_saturation, object_radius,
+                             distractor_radius)
 
     labels = np.zeros(len(bodies) + 1, dtype=np.uint8)
     for idx, body in enumerate(bodies):
@@ -446,18 +505,28 @@ def _prepare_out_dir(out_dir: str, force: bool) -> None:
                 'another output folder.')
 
 
+def _scene_options(style: dict) -> dict:
+    """``render_sample``'s scene options with defaults filled in; unknown
+    names raise a ValueError listing the valid ones."""
+    params = inspect.signature(render_sample).parameters
+    names = [n for n in params if n not in ('rng', 'image_size')]
+    unknown = sorted(set(style) - set(names))
+    if unknown:
+        raise ValueError(f'unknown synthetic scene option(s) {unknown}; '
+                         f'valid options: {names}.')
+    out = {n: params[n].default for n in names}
+    out.update(style)
+    return out
+
+
 def make_synthetic_voc(out_dir: str,
                        seed: int = 0,
                        num_train: int = 300,
                        num_val: int = 80,
                        image_size: int = 224,
-                       num_objects: Tuple[int, int] = (1, 3),
-                       num_distractors: Tuple[int, int] = (3, 6),
-                       decoy_prob: float = 0.5,
-                       noise_std: float = 5.0,
-                       ignore_band: int = 1,
                        jpeg_quality: int = 95,
-                       force: bool = False) -> dict:
+                       force: bool = False,
+                       **style) -> dict:
     """Generate the synthetic WSSS dataset in Pascal VOC 2012 layout.
 
     The whole tree is written to a temporary folder next to ``out_dir`` and
@@ -472,17 +541,14 @@ def make_synthetic_voc(out_dir: str,
         num_train (int): Training images. Defaults to 300.
         num_val (int): Validation images. Defaults to 80.
         image_size (int): Side length of the square images. Defaults to 224.
-        num_objects (tuple[int, int]): Inclusive range of objects per image.
-            Defaults to (1, 3).
-        num_distractors (tuple[int, int]): Inclusive range of distractor
-            bodies per image. Defaults to (3, 6).
-        decoy_prob (float): Probability of a decoy glyph on a distractor.
-            Defaults to 0.5.
-        noise_std (float): Pixel noise std. Defaults to 5.
-        ignore_band (int): Half-width of the 255 band on label boundaries
-            (0 disables). Defaults to 1 (a 2-pixel band).
         jpeg_quality (int): JPEG quality. Defaults to 95.
         force (bool): Replace a non-empty ``out_dir``. Defaults to False.
+        **style: Scene options of :func:`render_sample` (``num_objects``,
+            ``num_distractors``, ``decoy_prob``, ``noise_std``,
+            ``ignore_band``, ``distinct_hues``, ``background_saturation``,
+            ``mark_colors``, ``body_saturation``, ``object_radius``,
+            ``distractor_radius``); the defaults are its defaults. All of
+            them are recorded in ``metainfo.json``.
 
     Returns:
         dict: Summary with ``out_dir``, ``seed``, ``image_size``,
@@ -496,6 +562,7 @@ def make_synthetic_voc(out_dir: str,
     if image_size < 64:
         raise ValueError(f'image_size={image_size} is too small; use >= 64 '
                          '(224 recommended, see synthetic_findings.md).')
+    style = _scene_options(style)
     out_dir = osp.abspath(out_dir)
     _prepare_out_dir(out_dir, force)
     parent = osp.dirname(out_dir)
@@ -518,10 +585,7 @@ def make_synthetic_voc(out_dir: str,
                 rng = np.random.default_rng(
                     np.random.SeedSequence(
                         [int(seed), _SPLIT_CODES[split], index]))
-                img, mask, objects = render_sample(rng, image_size,
-                                                   num_objects,
-                                                   num_distractors, decoy_prob,
-                                                   noise_std, ignore_band)
+                img, mask, objects = render_sample(rng, image_size, **style)
                 img_id = f'{split}_{index:05d}'
                 ids.append(img_id)
                 Image.fromarray(img).save(
@@ -562,12 +626,9 @@ def make_synthetic_voc(out_dir: str,
                 num_train=int(num_train),
                 num_val=int(num_val),
                 image_size=int(image_size),
-                num_objects=list(num_objects),
-                num_distractors=list(num_distractors),
-                decoy_prob=float(decoy_prob),
-                noise_std=float(noise_std),
-                ignore_band=int(ignore_band),
-                jpeg_quality=int(jpeg_quality)),
+                jpeg_quality=int(jpeg_quality),
+                **{k: list(v) if isinstance(v, tuple) else v
+                   for k, v in style.items()}),
             class_image_counts=counts)
         with open(osp.join(tmp, 'metainfo.json'), 'w', encoding='utf-8') as f:
             json.dump(metainfo, f, indent=2, sort_keys=True)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmseam.datasets.synthetic import (DECOY_GLYPHS, SYNTHETIC_CLASSES,
+from mmseam.datasets.synthetic import (CLASS_MARK_COLORS, DECOY_GLYPHS,
+                                       SYNTHETIC_CLASSES,
                                        SYNTHETIC_METAINFO, SYNTHETIC_PALETTE,
                                        glyph_mask, make_synthetic_voc,
                                        render_sample, voc_colormap)
@@ -164,7 +165,72 @@ def test_refuses_non_empty_dir_unless_forced(tmp_path):
         make_synthetic_voc(str(afile), **SMALL)
 
 
+def test_class_coloured_marks_and_distinct_body_hues():
+    """mark_colors='class': the mark's ink is its class colour; no two
+    bodies of an image share a hue bin; the background is desaturated."""
+    import colorsys
+    for i in range(12):
+        rng = np.random.default_rng(100 + i)
+        img, mask, objects = render_sample(rng, image_size=160, noise_std=0)
+        for obj in objects:
+            x0, y0, x1, y1 = obj['mark_box']
+            box = img[y0 - 1:y1, x0 - 1:x1].reshape(-1, 3).astype(int)
+            ink = np.array(CLASS_MARK_COLORS[obj['label'] - 1])
+            # the glyph's pixels are exactly the class colour (no noise),
+            # and no other class colour appears in the box
+            hits = (np.abs(box - ink).max(1) <= 1).sum()
+            assert hits >= 0.15 * len(box), (i, obj)
+            for k, other in enumerate(CLASS_MARK_COLORS):
+                if k != obj['label'] - 1:
+                    assert not (np.abs(box - np.array(other)).max(1)
+                                <= 1).any()
+        # background pixels (label 0, far from bodies) have low chroma
+        bg = img[mask == 0].astype(float) / 255
+        chroma = bg.max(1) - bg.min(1)
+        assert np.median(chroma) < 0.2
+    # The class ink is saturated: full value and saturation.
+    for c in CLASS_MARK_COLORS:
+        h, s_, v = colorsys.rgb_to_hsv(*(np.array(c) / 255))
+        assert s_ > 0.99 and v > 0.99
+    # 'contrast' reproduces the version-1 look: grey ink
+    rng = np.random.default_rng(3)
+    img, _, objects = render_sample(
+        rng, image_size=160, noise_std=0, mark_colors='contrast')
+    x0, y0, x1, y1 = objects[0]['mark_box']
+    box = img[y0 - 1:y1, x0 - 1:x1].reshape(-1, 3).astype(float) / 255
+    inkish = (box.max(1) < 0.25) | (box.min(1) > 0.8)
+    assert inkish.any()
+    with pytest.raises(ValueError, match="mark_colors='neon'"):
+        render_sample(rng, mark_colors='neon')
+
+
+def test_distinct_hues_give_every_body_its_own_hue_bin():
+    from mmseam.datasets import synthetic
+    seen = []
+    real = synthetic._sample_look
+
+    def spy(rng, hue_bin=None, saturation=(0.35, 0.9)):
+        seen.append(hue_bin)
+        return real(rng, hue_bin, saturation)
+
+    synthetic._sample_look = spy
+    try:
+        for i in range(5):
+            seen.clear()
+            render_sample(np.random.default_rng(i), image_size=128)
+            assert None not in seen
+            assert len(set(seen)) == len(seen) >= 2
+            seen.clear()
+            render_sample(
+                np.random.default_rng(i), image_size=128, distinct_hues=False)
+            assert set(seen) == {None}
+    finally:
+        synthetic._sample_look = real
+
+
 def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match=r"scene option\(s\) \['colour'\]"):
+        make_synthetic_voc(str(tmp_path / 'x'), colour='red')
     with pytest.raises(ValueError, match='image_size'):
         make_synthetic_voc(str(tmp_path / 'x'), image_size=32)
     with pytest.raises(ValueError, match='num_train'):

@@ -54,3 +54,27 @@ def test_parse_opts_types():
     assert opts['model.test_cfg.flip'] is True
     assert parse_opts([]) == {}
     assert parse_opts(()) == {}
+
+
+def test_stale_synthetic_set_is_refused(tmp_path):
+    """A synthetic set from another generator version or size is refused
+    before any training, naming the file and the fix."""
+    import argparse
+    import json
+
+    from tools.run_pipeline import Pipeline
+    root = tmp_path / 'syn'
+    root.mkdir()
+    meta = dict(format_version=1, generator=dict(num_train=160))
+    (root / 'metainfo.json').write_text(json.dumps(meta))
+    args = argparse.Namespace(preset='synthetic', work_dir=str(tmp_path / 'w'),
+                              data_root=str(root))
+    pipe = Pipeline(args)
+    with pytest.raises(RuntimeError,
+                       match=r'metainfo.json.*format_version 1 != 2.*Delete'):
+        pipe.check_synthetic_data({})
+    meta['format_version'] = 2
+    (root / 'metainfo.json').write_text(json.dumps(meta))
+    pipe.check_synthetic_data({})  # --data-root: any size
+    with pytest.raises(RuntimeError, match='num_train 160 != 320'):
+        pipe.check_synthetic_data(dict(num_train=320))

@@ -25,12 +25,14 @@ train_pipeline = [
         interpolation='bicubic',
         backend='pillow'),
     dict(type='RandomFlip', prob=0.5),
+    # little hue jitter: the class marks' colours are 0.17-0.27 apart on the
+    # hue circle (CLASS_MARK_COLORS), a shift of 0.1 would swap classes
     dict(
         type='ColorJitter',
         brightness=0.3,
         contrast=0.3,
         saturation=0.3,
-        hue=0.1),
+        hue=0.02),
     dict(
         type='RandomCropPad',
         crop_size=crop_size,
