@@ -39,7 +39,8 @@ from scipy import ndimage
 
 __all__ = [
     'SYNTHETIC_CLASSES', 'SYNTHETIC_PALETTE', 'DECOY_GLYPHS',
-    'SYNTHETIC_METAINFO', 'glyph_mask', 'voc_colormap', 'render_sample',
+    'SYNTHETIC_METAINFO', 'SYNTHETIC_V1_SCENE', 'CLASS_MARK_COLORS',
+    'glyph_mask', 'voc_colormap', 'render_sample',
     'make_synthetic_voc'
 ]
 
@@ -54,8 +55,20 @@ SYNTHETIC_PALETTE = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0],
 DECOY_GLYPHS = ('dot', 'square')
 SYNTHETIC_METAINFO = dict(classes=SYNTHETIC_CLASSES, palette=SYNTHETIC_PALETTE)
 
-_FORMAT_VERSION = 2  # 2: class-coloured marks, larger objects (v1: see
-# mark_colors='contrast' and the v1 ranges in render_sample's docstring)
+_FORMAT_VERSION = 2  # 2: class-coloured marks, larger objects
+#: Scene options that reproduce format version 1 byte for byte (grey glyph
+#: marks on 1-3 smaller objects, 3-6 distractors, half with decoy glyphs):
+#: ``make_synthetic_voc(out, **SYNTHETIC_V1_SCENE)``.
+SYNTHETIC_V1_SCENE = dict(
+    num_objects=(1, 3),
+    num_distractors=(3, 6),
+    decoy_prob=0.5,
+    distinct_hues=False,
+    background_saturation=1.0,
+    mark_colors='contrast',
+    body_saturation=(0.35, 0.9),
+    object_radius=(0.15, 0.23),
+    distractor_radius=(0.09, 0.22))
 _SPLIT_CODES = {'train': 1, 'val': 2}
 _GLYPH_SIZE = (0.085, 0.1)
 _MIN_VISIBLE = 0.6  # an object keeps at least this much of its body

@@ -204,6 +204,22 @@ def test_class_coloured_marks_and_distinct_body_hues():
         render_sample(rng, mark_colors='neon')
 
 
+def test_v1_scene_reproduces_format_version_1():
+    """SYNTHETIC_V1_SCENE renders what the version-1 generator rendered
+    (digest taken from that generator, commit 5a97dd8)."""
+    import hashlib
+
+    from mmseam.datasets.synthetic import SYNTHETIC_V1_SCENE
+    digest = hashlib.sha256()
+    for i in range(3):
+        img, mask, _ = render_sample(
+            np.random.default_rng(i), 96, **SYNTHETIC_V1_SCENE)
+        digest.update(img.tobytes())
+        digest.update(mask.tobytes())
+    assert digest.hexdigest() == (
+        '6425ee3871b26b3c85f682912f6858c5ca5c48f5586c176ebf50303d4e50e950')
+
+
 def test_distinct_hues_give_every_body_its_own_hue_bin():
     from mmseam.datasets import synthetic
     seen = []
