@@ -193,8 +193,13 @@ class Pipeline:
         with the README's)."""
         from mmseam.datasets import synthetic
         path = osp.join(self.data_root, 'metainfo.json')
-        with open(path) as f:
-            meta = json.load(f)
+        try:
+            with open(path) as f:
+                meta = json.load(f)
+        except json.JSONDecodeError as err:
+            raise RuntimeError(
+                f'{path} is not valid JSON ({err}); delete {self.data_root} '
+                'to regenerate the synthetic set.') from err
         gen = meta.get('generator', {})
         diffs = []
         if meta.get('format_version') != synthetic._FORMAT_VERSION:

@@ -2,4 +2,6 @@
 from .resnet38d import PreActBottleneckBlock, PreActResBlock, ResNet38d
 from .tiny_convnet import TinyConvNet
 
-__all__ = ['ResNet38d', 'PreActResBlock', 'PreActBottleneckBlock', 'TinyConvNet']
+__all__ = [
+    'ResNet38d', 'PreActResBlock', 'PreActBottleneckBlock', 'TinyConvNet'
+]

@@ -2,10 +2,10 @@
 """A small plain CNN with output stride 8 for CPU runs on synthetic data.
 
 It is not part of the SEAM paper: it stands in for ResNet38 where a whole
-weakly supervised pipeline must train from scratch in minutes on a laptop-class
-CPU (``make demo``, the test-sized claim check). Plain conv-BN-ReLU blocks
-learn the synthetic class marks within a few hundred iterations where a
-ResNetV1c-18-d8 does not (README, "Synthetic demo").
+weakly supervised pipeline must train from scratch in minutes on a
+laptop-class CPU (``make demo``). Plain conv-BN-ReLU blocks learn the
+synthetic class marks within a few hundred iterations where a ResNetV1c-18-d8
+does not (README, "Known gaps").
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -64,9 +64,10 @@ class TinyConvNet(BaseModule):
                 'must have the same length (one entry per block).')
         bad = [i for i in out_indices if not 0 <= i < len(channels)]
         if bad:
+            last = len(channels) - 1
             raise ValueError(f'out_indices {tuple(out_indices)} name blocks '
                              f'{bad} that do not exist; the network has '
-                             f'{len(channels)} blocks (0-{len(channels) - 1}).')
+                             f'{len(channels)} blocks (0-{last}).')
         self.out_indices = tuple(out_indices)
         self.norm_eval = norm_eval
         blocks = []
