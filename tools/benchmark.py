@@ -4,7 +4,8 @@
     python tools/benchmark.py CONFIG [--what train|infer|crf|rw|pseudo]
         [--batch N] [--crop S] [--img-size H W] [--amp] [--iters N]
         [--warmup N] [--device cpu|cuda] [--compare-strict] [--rounds R]
-        [--plain-wrapper] [--threads T] [--cfg-options k=v ...]
+        [--plain-wrapper] [--compile] [--profile N] [--threads T]
+        [--cfg-options k=v ...]
 
 Builds the model of CONFIG with random weights (no checkpoint is read) and
 times ``--iters`` steps after ``--warmup`` untimed ones. Every result is one
@@ -61,7 +62,13 @@ Workloads (``--what``):
 
 and prints one ratio line per pair (``img_per_s_ratio`` = images/s of the
 first over the second): ``fast/strict``, ``strict/official`` and
-``fast/official``. For ``pseudo`` the modes are ``two_step`` (the same
+``fast/official``. When the fast mode compiles the network
+(``model.compile_cfg`` for train, ``model.test_cfg.compile_cfg`` for infer,
+or ``--compile``), a ``fast_eager`` mode (the same without
+``torch.compile``) and the ratio ``fast/fast_eager`` are added; the strict
+mode is always eager. ``--profile N`` adds, after each mode, a record with
+the top kernels (GPU) or operators (CPU) by self time over N profiled
+steps. For ``pseudo`` the modes are ``two_step`` (the same
 inference, then the CRF pool over the saved CAMs: the two tools one after
 the other) and ``fast`` (inference and CRF overlapped), with the ratio
 ``fast/two_step``. ``--rounds R`` builds every mode first and interleaves
@@ -309,9 +316,60 @@ def to_strict(cfg: Config) -> Config:
     cfg.model.channels_last = False
     cfg.model.setdefault('test_cfg', {})
     cfg.model.test_cfg['amp_dtype'] = None
+    cfg = to_eager(cfg)
     if 'optim_wrapper' in cfg:
         cfg.optim_wrapper = _non_amp_wrapper(cfg.optim_wrapper)
     return cfg
+
+
+def to_eager(cfg: Config) -> Config:
+    """The config without ``torch.compile`` (``model.compile_cfg`` and
+    ``model.test_cfg.compile_cfg`` set to None)."""
+    cfg = copy.deepcopy(cfg)
+    cfg.model['compile_cfg'] = None
+    cfg.model.setdefault('test_cfg', {})
+    cfg.model.test_cfg['compile_cfg'] = None
+    return cfg
+
+
+def compiles(cfg: Config, what: str) -> bool:
+    """Whether the config compiles the network for ``what``."""
+    if what == 'train':
+        return bool(cfg.model.get('compile_cfg'))
+    if what == 'infer':
+        return bool(cfg.model.get('test_cfg', {}).get('compile_cfg'))
+    return False
+
+
+def profile_steps(step: Callable[[], None], device: torch.device,
+                  steps: int, top: int = 30) -> Dict[str, object]:
+    """Where a step's time goes: ``torch.profiler`` over ``steps`` steps.
+
+    Returns the ``top`` entries by self time (device time of kernels on a
+    GPU, CPU time of operators on the CPU), each ``name``,
+    ``ms_per_step`` and ``calls_per_step``, plus the total.
+    """
+    from torch.profiler import ProfilerActivity, profile
+    cuda = device.type == 'cuda'
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=acts) as prof:
+        for _ in range(steps):
+            step()
+        sync(device)
+    attr = 'self_device_time_total' if cuda else 'self_cpu_time_total'
+    events = [e for e in prof.key_averages() if getattr(e, attr, 0) > 0]
+    events.sort(key=lambda e: getattr(e, attr), reverse=True)
+    return dict(
+        profile_metric=attr,
+        profile_steps=steps,
+        profile_total_ms_per_step=sum(getattr(e, attr)
+                                      for e in events) / 1e3 / steps,
+        profile_top=[
+            dict(
+                name=e.key[:160],
+                ms_per_step=getattr(e, attr) / 1e3 / steps,
+                calls_per_step=e.count / steps) for e in events[:top]
+        ])
 
 
 def config_amp(cfg: Config) -> Optional[str]:
@@ -718,6 +776,14 @@ def _run(args) -> List[dict]:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_config(args.config, args.cfg_options)
+    if args.compile:
+        cfg.model.setdefault('test_cfg', {})
+        if not cfg.model.get('compile_cfg'):
+            cfg.model['compile_cfg'] = dict(dynamic=False)
+        if not cfg.model.test_cfg.get('compile_cfg'):
+            cfg.model.test_cfg['compile_cfg'] = dict()
+    if args.profile and args.rounds > 1:
+        raise ValueError('--profile works with --rounds 1 only')
     if args.batch is None:
         args.batch = DEFAULT_BATCH[args.what]
     if args.crop is None:
@@ -756,6 +822,8 @@ def _run(args) -> List[dict]:
                 try:
                     res = time_steps(built[0], device, args.iters,
                                      args.warmup)
+                    prof = profile_steps(built[0], device, args.profile) \
+                        if args.profile else None
                 finally:
                     if pool is not None:
                         pool.close()
@@ -765,6 +833,8 @@ def _run(args) -> List[dict]:
                 del built
                 _free(device)
                 emit(rec)
+                if prof is not None:
+                    emit(dict(what=what, mode=mode, **prof, **base))
                 out[mode] = rec
             return out
         built = {mode: make() for mode, make in pending}
@@ -819,6 +889,9 @@ def _run(args) -> List[dict]:
         else:
             bench('strict', ours(to_strict(cfg), None))
             bench('fast', ours(cfg, fast_amp))
+            if compiles(cfg, what):
+                bench('fast_eager', ours(to_eager(cfg), fast_amp))
+                pairs.append(('fast', 'fast_eager'))
             bench('official',
                   lambda: official_train_step_fn(cfg, args, device))
     elif what == 'infer':
@@ -828,6 +901,10 @@ def _run(args) -> List[dict]:
             bench('strict',
                   lambda: infer_step_fn(to_strict(cfg), args, device, None))
             bench('fast', lambda: infer_step_fn(cfg, args, device, amp))
+            if compiles(cfg, what):
+                bench('fast_eager', lambda: infer_step_fn(
+                    to_eager(cfg), args, device, amp))
+                pairs.append(('fast', 'fast_eager'))
             bench('official',
                   lambda: official_infer_step_fn(cfg, args, device))
     elif what == 'crf':
@@ -941,15 +1018,31 @@ def parse_args(argv=None):
         'iterations interleaved this many times (robust to drifting load '
         'on shared machines; peak memory then includes the other modes\' '
         'resident models)')
+    p.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile the network in the config / fast mode (sets '
+        'model.compile_cfg=dict(dynamic=False) for train and '
+        'model.test_cfg.compile_cfg=dict() for infer when the config has '
+        'none); with --compare-strict a fast_eager mode is added')
+    p.add_argument(
+        '--profile',
+        type=int,
+        default=0,
+        metavar='N',
+        help='after timing a mode, profile N more steps (torch.profiler) '
+        'and print the top kernels / operators by self time (not with '
+        '--rounds)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument(
         '--verbose', action='store_true', help='keep MMEngine log output')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
     for name in ('iters', 'warmup', 'batch', 'crop', 'classes', 'rounds',
-                 'num_images'):
+                 'num_images', 'profile'):
         value = getattr(args, name)
-        if value is not None and value < (0 if name == 'warmup' else 1):
+        if value is not None and value < (
+                0 if name in ('warmup', 'profile') else 1):
             p.error(f'--{name} must be positive, got {value}')
     return args
 

@@ -10,17 +10,27 @@
 # * bf16 autocast for CAM inference (model.test_cfg.amp_dtype), used by
 #   tools/test.py, tools/infer_cams.py and the PseudoLabelHook.
 # * channels_last weights and inputs (tensor-core friendly convolutions).
+# * torch.compile of the network (backbone, CAM head, PCM): in training one
+#   static graph for each of the two view sizes (dynamic=False); in
+#   inference torch's default (a dynamic-shape graph from the second image
+#   size on, since every image size differs). The first steps compile
+#   (about a minute or two); parameter names and checkpoints are those of
+#   the eager model.
 # * data loading that keeps the GPU busy: 8 persistent workers, pinned
 #   memory.
 #
 # The maths differ from the strict recipe only by bf16 rounding. Needs a GPU
 # (AmpOptimWrapper refuses to build without one). Strict parity from this
 # file: --cfg-options model.channels_last=False model.test_cfg.amp_dtype=None
+# model.compile_cfg=None model.test_cfg.compile_cfg=None
 # optim_wrapper.type=NonFiniteGuardOptimWrapper (and drop `dtype` /
 # `loss_scale`), i.e. simply use seam_wr38d_1xb8-8e_voc12aug-448x448.py.
 # Speed: docs/benchmarks.md (tools/benchmark.py --compare-strict).
 _base_ = ['./seam_wr38d_1xb8-8e_voc12aug-448x448.py']
-model = dict(channels_last=True, test_cfg=dict(amp_dtype='bfloat16'))
+model = dict(
+    channels_last=True,
+    compile_cfg=dict(dynamic=False),
+    test_cfg=dict(amp_dtype='bfloat16', compile_cfg=dict()))
 optim_wrapper = dict(
     type='NonFiniteGuardAmpOptimWrapper',
     dtype='bfloat16',

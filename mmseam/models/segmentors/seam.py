@@ -4,7 +4,7 @@
 Paper: https://arxiv.org/abs/2004.04581
 """
 import contextlib
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -17,6 +17,35 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from ..utils.cam_ops import max_norm, max_onehot
+
+# torch.compile'd functions, one per (function, compile_cfg). They take the
+# module as an argument and are kept here rather than on the module, so a
+# deep-copied or pickled model carries no compiled state bound to another
+# instance.
+_COMPILED: Dict[tuple, Callable] = {}
+
+
+def _compiled(fn: Callable, compile_cfg: dict) -> Callable:
+    """``torch.compile(fn, **compile_cfg)``, built once per arguments."""
+    key = (fn, repr(sorted(compile_cfg.items())))
+    if key not in _COMPILED:
+        _COMPILED[key] = torch.compile(fn, **compile_cfg)
+    return _COMPILED[key]
+
+
+def _check_compile_cfg(cfg, where: str) -> Optional[dict]:
+    """``compile_cfg`` as a dict of torch.compile arguments, or None."""
+    if cfg is True:
+        return dict()
+    if cfg is None or cfg is False:
+        return None
+    if not isinstance(cfg, dict):
+        raise TypeError(
+            f'{where}.compile_cfg must be a dict of torch.compile keyword '
+            f'arguments (e.g. dict(dynamic=False)), True or None, got '
+            f'{cfg!r}.')
+    return dict(cfg)
+
 
 _AMP_DTYPES = {
     None: None,
@@ -88,10 +117,26 @@ class SEAM(BaseSegmentor):
             inputs are made, default 'bilinear'), ``amp_dtype`` (None,
             'bfloat16' or 'float16': run the network passes of
             :meth:`multiscale_cam` under autocast, CAMs summed in fp32;
-            default None = fp32).
+            default None = fp32), ``compile_cfg`` (``torch.compile``
+            arguments for the network in inference, see ``compile_cfg``
+            below; default None = eager).
         channels_last (bool): Keep the 4D weights and the network input in
             ``torch.channels_last`` memory format (faster convolutions on
             tensor-core GPUs and oneDNN CPUs; same maths). Defaults to False.
+        compile_cfg (dict | bool, optional): In training, run the network
+            (backbone, CAM head and PCM: :meth:`forward_cam`) through
+            ``torch.compile`` with these keyword arguments (``True`` =
+            ``dict()``, torch's defaults); ``None``/``False`` (default) runs
+            it eagerly. Inference has its own ``test_cfg.compile_cfg`` (same
+            values, default None), because training sees two fixed sizes
+            (``dynamic=False`` compiles one static graph each) while
+            inference sees every image size (torch's default
+            ``dynamic=None`` switches to one dynamic-shape graph after the
+            second size). Only the forward function is compiled: parameter
+            names, checkpoints and model wrappers are unchanged, and the
+            losses, resizing and inference loops around it stay eager. The
+            first step at a new size (or mode) compiles; the maths equal the
+            eager network up to floating-point reordering.
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
         pretrained (str, optional): Backbone checkpoint (mmseg's legacy
             shortcut for ``backbone.init_cfg``).
@@ -117,6 +162,7 @@ class SEAM(BaseSegmentor):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  channels_last: bool = False,
+                 compile_cfg: Union[dict, bool, None] = None,
                  data_preprocessor: OptConfigType = None,
                  pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None):
@@ -179,6 +225,9 @@ class SEAM(BaseSegmentor):
         self.channels_last = bool(channels_last)
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
+        self.compile_cfg = _check_compile_cfg(compile_cfg, 'model')
+        self.test_cfg['compile_cfg'] = _check_compile_cfg(
+            self.test_cfg.get('compile_cfg'), 'model.test_cfg')
 
     # ------------------------------------------------------------------
     # network
@@ -195,6 +244,10 @@ class SEAM(BaseSegmentor):
     def forward_cam(self, inputs: Tensor) -> Dict[str, Tensor]:
         """Raw CAM logits and PCM output at the feature size.
 
+        Compiled with ``torch.compile(**compile_cfg)`` in training and
+        ``torch.compile(**test_cfg.compile_cfg)`` in eval mode when those
+        are set (see the class docstring), eager otherwise.
+
         Args:
             inputs (Tensor): Normalised images, N x 3 x H x W.
 
@@ -202,6 +255,14 @@ class SEAM(BaseSegmentor):
             dict: ``cam`` (N x C x h x w raw logits) and, with a neck,
             ``cam_pcm`` (N x C x h x w, >= 0).
         """
+        cfg = self.compile_cfg if self.training else \
+            self.test_cfg.get('compile_cfg')
+        if cfg is None:
+            return self._forward_cam(inputs)
+        return _compiled(SEAM._forward_cam, cfg)(self, inputs)
+
+    def _forward_cam(self, inputs: Tensor) -> Dict[str, Tensor]:
+        """The eager body of :meth:`forward_cam`."""
         feats = self.extract_feat(inputs)
         cam = self.classifier(self.cls_dropout(feats[self.in_index]))
         out = dict(cam=cam)
