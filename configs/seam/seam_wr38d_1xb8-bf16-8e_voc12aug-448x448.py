@@ -10,12 +10,16 @@
 # * bf16 autocast for CAM inference (model.test_cfg.amp_dtype), used by
 #   tools/test.py, tools/infer_cams.py and the PseudoLabelHook.
 # * channels_last weights and inputs (tensor-core friendly convolutions).
-# * torch.compile of the network (backbone, CAM head, PCM): in training one
-#   static graph for each of the two view sizes (dynamic=False); in
-#   inference torch's default (a dynamic-shape graph from the second image
-#   size on, since every image size differs). The first steps compile
-#   (about a minute or two); parameter names and checkpoints are those of
-#   the eager model.
+# * torch.compile of the network (backbone, CAM head, PCM). Training: one
+#   static graph for each of the two view sizes (dynamic=False). Inference:
+#   torch's default (static for the first image size, then one
+#   dynamic-shape graph, since image sizes vary), with Inductor's
+#   `triton.coalesce_tiling_analysis` off: torch 2.11's Inductor fails an
+#   assertion in that analysis on this network's dynamic-shape graph. The
+#   first steps compile (one to two minutes); parameter names and
+#   checkpoints are those of the eager model. For inputs of one fixed size,
+#   `model.test_cfg.compile_cfg=dict(dynamic=False, mode='reduce-overhead')`
+#   (CUDA graphs) is faster still (docs/benchmarks.md).
 # * data loading that keeps the GPU busy: 8 persistent workers, pinned
 #   memory.
 #
@@ -30,7 +34,9 @@ _base_ = ['./seam_wr38d_1xb8-8e_voc12aug-448x448.py']
 model = dict(
     channels_last=True,
     compile_cfg=dict(dynamic=False),
-    test_cfg=dict(amp_dtype='bfloat16', compile_cfg=dict()))
+    test_cfg=dict(
+        amp_dtype='bfloat16',
+        compile_cfg=dict(options={'triton.coalesce_tiling_analysis': False})))
 optim_wrapper = dict(
     type='NonFiniteGuardAmpOptimWrapper',
     dtype='bfloat16',

@@ -190,7 +190,10 @@ def test_to_strict_of_the_bf16_config_is_the_strict_config():
     assert strict.model.get('channels_last', False) is False
     assert strict.model.test_cfg.get('amp_dtype') is None
     assert derived.model.test_cfg.to_dict() == dict(
-        strict.model.test_cfg, amp_dtype=None)
+        strict.model.test_cfg, amp_dtype=None, compile_cfg=None)
+    assert fast.model.compile_cfg == dict(dynamic=False)
+    assert derived.model.compile_cfg is None
+    assert strict.model.get('compile_cfg') is None
 
 
 def test_bf16_wrapper_steps_without_a_grad_scaler(monkeypatch):
@@ -268,3 +271,48 @@ def test_pseudo_end_to_end_modes(capsys, tmp_path, monkeypatch):
     assert [two_step['mode'], fast['mode']] == ['two_step', 'fast']
     check_ratio(ratio, 'pseudo', fast, two_step)
     assert len(made) == 1 and not os.path.exists(made[0])
+
+
+def test_compiled_fast_mode_adds_fast_eager(capsys):
+    """A config that compiles the network gets a fast_eager mode (same
+    config, eager) and the fast/fast_eager ratio; strict stays eager."""
+    recs = run(capsys, '--what', 'train', '--batch', '2', '--crop', '32',
+               '--compare-strict', *TINY, '--cfg-options',
+               'model.compile_cfg.backend=aot_eager')
+    assert [r.get('mode') for r in recs[:4]] == [
+        'strict', 'fast', 'fast_eager', 'official'
+    ]
+    strict, fast, fast_eager, official = recs[:4]
+    for r in recs[:4]:
+        check_result(r, 'train', r['mode'], 2)
+    assert [r['ratio'] for r in recs[4:]] == [
+        'fast/strict', 'strict/official', 'fast/official', 'fast/fast_eager'
+    ]
+    check_ratio(recs[7], 'train', fast, fast_eager)
+    cfg = tool.load_config(R18, dict(model=dict(compile_cfg=dict(a=1))))
+    assert tool.compiles(cfg, 'train') and not tool.compiles(cfg, 'infer')
+    assert not tool.compiles(tool.to_eager(cfg), 'train')
+    assert tool.to_strict(cfg).model.compile_cfg is None
+    fast_cfg = tool.load_config(BF16)
+    assert tool.compiles(fast_cfg, 'train')
+    assert tool.compiles(fast_cfg, 'infer')
+    assert not tool.compiles(tool.to_strict(fast_cfg), 'infer')
+
+
+def test_profile_record(capsys):
+    recs = run(capsys, '--what', 'infer', '--img-size', '24', '32',
+               '--scales', '1.0', '--profile', '1', *TINY)
+    rec, prof = recs
+    check_result(rec, 'infer', 'config', 1)
+    assert prof['what'] == 'infer' and prof['mode'] == 'config'
+    assert prof['profile_metric'] == 'self_cpu_time_total'
+    assert prof['profile_steps'] == 1
+    top = prof['profile_top']
+    assert 0 < len(top) <= 30
+    times = [t['ms_per_step'] for t in top]
+    assert times == sorted(times, reverse=True) and times[-1] > 0
+    assert sum(times) <= prof['profile_total_ms_per_step'] + 1e-6
+    assert any('conv' in t['name'] for t in top)
+    assert all(t['calls_per_step'] >= 1 for t in top)
+    with pytest.raises(ValueError, match='--rounds 1'):
+        tool.main([R18, '--profile', '1', '--rounds', '2', *TINY])

@@ -383,3 +383,83 @@ def test_loss_and_inference_never_read_tensor_values():
                  lambda: bool(cam.max() > 0)):
         with pytest.raises((RuntimeError, NotImplementedError)):
             read()
+
+
+class _CountingBackend:
+    """A torch.compile backend that records each graph it is given and runs
+    it as traced (``aot_eager`` numerics without the AOT step)."""
+
+    def __init__(self):
+        self.graphs = 0
+
+    def __call__(self, gm, example_inputs):
+        self.graphs += 1
+        return gm.forward
+
+    def __repr__(self):  # part of the compiled-function cache key
+        return f'_CountingBackend@{id(self):x}'
+
+
+def test_compile_cfg_validation():
+    assert tiny_seam().compile_cfg is None
+    assert tiny_seam(compile_cfg=True).compile_cfg == {}
+    assert tiny_seam(compile_cfg=False).compile_cfg is None
+    model = tiny_seam(test_cfg=dict(compile_cfg=dict(dynamic=False)))
+    assert model.test_cfg['compile_cfg'] == dict(dynamic=False)
+    with pytest.raises(TypeError, match='model.compile_cfg must be a dict'):
+        tiny_seam(compile_cfg='inductor')
+    with pytest.raises(TypeError,
+                       match='model.test_cfg.compile_cfg must be a dict'):
+        tiny_seam(test_cfg=dict(compile_cfg=1))
+
+
+def test_compiled_network_equals_eager():
+    """compile_cfg compiles forward_cam in training (one graph, no graph
+    break: fullgraph=True), test_cfg.compile_cfg in eval mode; losses,
+    gradients and CAMs equal the eager model's, the parameter names are
+    unchanged, and a deep copy runs its own weights."""
+    torch.manual_seed(8)
+    ref = tiny_seam(dropout_ratio=0.0)
+    train_backend, test_backend = _CountingBackend(), _CountingBackend()
+    comp = tiny_seam(
+        dropout_ratio=0.0,
+        compile_cfg=dict(backend='aot_eager', fullgraph=True,
+                         dynamic=False),
+        test_cfg=dict(bg_threshold=0.3, compile_cfg=dict(
+            backend=test_backend, fullgraph=True)))
+    assert list(comp.state_dict()) == list(ref.state_dict())
+    comp.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    want = ref.loss(x, samples(LABELS))
+    got = comp.loss(x, samples(LABELS))
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=1e-6)
+    sum(want.values()).backward()
+    sum(got.values()).backward()
+    for (name, p_ref), p_comp in zip(ref.named_parameters(),
+                                     comp.parameters()):
+        if p_ref.grad is None:
+            assert p_comp.grad is None, name
+        else:
+            torch.testing.assert_close(
+                p_comp.grad, p_ref.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+    # eval mode: the test-time compile_cfg, two sizes and flips
+    ref.eval()
+    comp.eval()
+    comp.compile_cfg = dict(backend=train_backend)  # must not be used now
+    with torch.no_grad():
+        cam_ref = ref.multiscale_cam(x, scales=(1.0, 0.5), flip=True)
+        cam_comp = comp.multiscale_cam(x, scales=(1.0, 0.5), flip=True)
+    torch.testing.assert_close(cam_comp, cam_ref, rtol=1e-5, atol=1e-6)
+    assert test_backend.graphs >= 1 and train_backend.graphs == 0
+
+    # a deep copy computes with its own weights
+    twin = copy.deepcopy(comp)
+    with torch.no_grad():
+        twin.classifier.weight.mul_(2)
+        doubled = twin.multiscale_cam(x, scales=(1.0, ), flip=False,
+                                      source='cam')
+        single = comp.multiscale_cam(x, scales=(1.0, ), flip=False,
+                                     source='cam')
+    torch.testing.assert_close(doubled, 2 * single)
