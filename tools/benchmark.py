@@ -308,9 +308,10 @@ def to_strict(cfg: Config) -> Config:
 
     Turns ``seam_wr38d_1xb8-bf16-8e_voc12aug-448x448.py`` into (the
     relevant keys of) ``seam_wr38d_1xb8-8e_voc12aug-448x448.py``:
-    ``model.channels_last=False``, ``model.test_cfg.amp_dtype=None`` and the
-    non-AMP class of the optimizer wrapper (``*AmpOptimWrapper`` ->
-    ``*OptimWrapper``, without ``dtype`` / ``loss_scale``).
+    ``model.channels_last=False``, ``model.test_cfg.amp_dtype=None``, no
+    ``torch.compile``, the non-AMP class of the optimizer wrapper
+    (``*AmpOptimWrapper`` -> ``*OptimWrapper``, without ``dtype`` /
+    ``loss_scale``) and the optimizer without ``fused``.
     """
     cfg = copy.deepcopy(cfg)
     cfg.model.channels_last = False
@@ -319,6 +320,7 @@ def to_strict(cfg: Config) -> Config:
     cfg = to_eager(cfg)
     if 'optim_wrapper' in cfg:
         cfg.optim_wrapper = _non_amp_wrapper(cfg.optim_wrapper)
+        cfg.optim_wrapper.get('optimizer', {}).pop('fused', None)
     return cfg
 
 

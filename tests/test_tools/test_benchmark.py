@@ -192,6 +192,8 @@ def test_to_strict_of_the_bf16_config_is_the_strict_config():
     assert derived.model.test_cfg.to_dict() == dict(
         strict.model.test_cfg, amp_dtype=None, compile_cfg=None)
     assert fast.model.compile_cfg == dict(dynamic=False)
+    assert fast.optim_wrapper.optimizer.fused is True
+    assert "fused" not in derived.optim_wrapper.optimizer
     assert derived.model.compile_cfg is None
     assert strict.model.get('compile_cfg') is None
 

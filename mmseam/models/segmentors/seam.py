@@ -17,6 +17,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from ..utils.cam_ops import max_norm, max_onehot
+from ..utils.resize import bilinear_resize
 
 # torch.compile'd functions, one per (function, compile_cfg). They take the
 # module as an argument and are kept here rather than on the module, so a
@@ -289,9 +290,11 @@ class SEAM(BaseSegmentor):
         """
         out = self.forward_cam(inputs)
         size = inputs.shape[-2:]
+        # bilinear_resize = F.interpolate(..., align_corners=True) as two
+        # matrix products (up to fp32 rounding): its backward has no
+        # atomic scatter (mmseam/models/utils/resize.py).
         return {
-            k: F.interpolate(
-                v.float(), size, mode='bilinear', align_corners=True)
+            k: bilinear_resize(v.float(), size, align_corners=True)
             for k, v in out.items()
         }
 
