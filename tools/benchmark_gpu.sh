@@ -8,8 +8,10 @@
 #
 # Prints one JSON line per result (strict / fast / official, then the
 # ratios) and appends them to OUT.jsonl (default
-# work_dirs/benchmark_gpu.jsonl). About 7 minutes on an H100 with 16
-# cores; the crf and pseudo workloads need pydensecrf. Nothing is
+# work_dirs/benchmark_gpu.jsonl). About 9 minutes on an H100 with 16
+# cores (torch.compile of the fast modes takes 1-2 minutes per workload);
+# the crf and pseudo workloads need pydensecrf. WORKLOADS picks a subset
+# (default: "train infer infer4 infer_cg rw crf pseudo"). Nothing is
 # downloaded (random weights). PYTHON overrides the interpreter,
 # CONFIG the SEAM config (default: the bf16 fast config; --compare-strict
 # derives the strict fp32 mode from it).
@@ -23,25 +25,37 @@ mkdir -p "$(dirname "$OUT")"
 command -v nvidia-smi >/dev/null && nvidia-smi -L || true
 "$PYTHON" -c 'import torch; assert torch.cuda.is_available(), "no CUDA device"; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 
+WORKLOADS=${WORKLOADS:-train infer infer4 infer_cg rw crf pseudo}
+want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
+
 bench() {
-    "$PYTHON" tools/benchmark.py "$CONFIG" "$@" --compare-strict \
-        | tee -a "$OUT"
+    "$PYTHON" tools/benchmark.py "$CONFIG" "$@" | tee -a "$OUT"
 }
 
-# stage-1 training step (19.5 TFLOP a step on ResNet38d at this shape)
-bench --what train --batch 8 --crop 448 --iters 20 --warmup 5 --device cuda
+# stage-1 training step (19.5 TFLOP a step on ResNet38d at this shape):
+# strict, fast (compiled), fast_eager, official, each with a kernel profile
+want train && bench --compare-strict --what train --batch 8 --crop 448 \
+    --iters 20 --warmup 5 --device cuda --profile 2
 # 8-pass CAM inference (4 scales x flip), 500x375 image, batch 1 a pass
-bench --what infer --batch 1 --img-size 375 500 --iters 20 --warmup 3 \
-    --device cuda
+want infer && bench --compare-strict --what infer --batch 1 \
+    --img-size 375 500 --iters 20 --warmup 5 --device cuda
 # the same with 4 same-size images a batch (infer_cams --batch-size 4)
-bench --what infer --batch 4 --img-size 375 500 --iters 10 --warmup 2 \
-    --device cuda
+want infer4 && bench --compare-strict --what infer --batch 4 \
+    --img-size 375 500 --iters 10 --warmup 3 --device cuda
+# fixed-size inference with CUDA graphs (static shapes)
+want infer_cg && bench --what infer --batch 1 --img-size 375 500 \
+    --iters 20 --warmup 5 --device cuda --cfg-options \
+    model.test_cfg.compile_cfg.dynamic=False \
+    model.test_cfg.compile_cfg.mode=reduce-overhead \
+    model.test_cfg.compile_cfg.options=None
 # random walk (SEAM alpha 6, beta 8, logt 6) from AffinityNet-sized features
-bench --what rw --img-size 375 500 --iters 10 --warmup 2 --device cuda
+want rw && bench --compare-strict --what rw --img-size 375 500 --iters 10 \
+    --warmup 2 --device cuda
 # dense CRF on the CPU: one image at a time vs a worker pool over all cores
-bench --what crf --img-size 375 500 --batch 16 --iters 2 --warmup 1
+want crf && bench --compare-strict --what crf --img-size 375 500 \
+    --batch 16 --iters 2 --warmup 1
 # pseudo labels for a split end to end (JPEG decode, 4 scales x flip CAMs,
 # CAM/PNG writes, CRF alphas 4 + 24): inference then CRF pool, vs overlapped
-bench --what pseudo --img-size 375 500 --num-images 64 --batch 4 \
-    --iters 2 --warmup 0 --device cuda
+want pseudo && bench --compare-strict --what pseudo --img-size 375 500 \
+    --num-images 64 --batch 4 --iters 2 --warmup 0 --device cuda
 echo "results appended to $OUT"
