@@ -30,7 +30,8 @@
 # file: --cfg-options model.channels_last=False model.test_cfg.amp_dtype=None
 # model.compile_cfg=None model.test_cfg.compile_cfg=None
 # optim_wrapper.type=NonFiniteGuardOptimWrapper (and drop `dtype`,
-# `loss_scale` and `optimizer.fused`), i.e. simply use seam_wr38d_1xb8-8e_voc12aug-448x448.py.
+# `loss_scale` and `optimizer.fused`), i.e. simply use
+# seam_wr38d_1xb8-8e_voc12aug-448x448.py.
 # Speed: docs/benchmarks.md (tools/benchmark.py --compare-strict).
 _base_ = ['./seam_wr38d_1xb8-8e_voc12aug-448x448.py']
 model = dict(
@@ -38,7 +39,8 @@ model = dict(
     compile_cfg=dict(dynamic=False),
     test_cfg=dict(
         amp_dtype='bfloat16',
-        compile_cfg=dict(options={'triton.coalesce_tiling_analysis': False})))
+        compile_cfg=dict(
+            options={'triton.coalesce_tiling_analysis': False})))
 optim_wrapper = dict(
     type='NonFiniteGuardAmpOptimWrapper',
     dtype='bfloat16',
