@@ -214,10 +214,17 @@ class OfficialSEAMNet(nn.Module):
             cam_max = torch.max(
                 cam_d_norm[:, 1:, :, :], dim=1, keepdim=True)[0]
             cam_d_norm[:, 1:, :, :][cam_d_norm[:, 1:, :, :] < cam_max] = 0
-        f8_3 = F.relu(self.f8_3(feats[self.pcm_index[0]].detach()),
-                      inplace=True)
-        f8_4 = F.relu(self.f8_4(feats[self.pcm_index[1]].detach()),
-                      inplace=True)
+        taps = []
+        for idx in self.pcm_index:
+            tap = feats[idx].detach()
+            if tap.shape[-2:] != (h, w):
+                # backbones whose taps differ in stride (ResNet38d's are
+                # all at the CAM size): resized as mmseam's PCM does
+                tap = F.interpolate(
+                    tap, (h, w), mode='bilinear', align_corners=True)
+            taps.append(tap)
+        f8_3 = F.relu(self.f8_3(taps[0]), inplace=True)
+        f8_4 = F.relu(self.f8_4(taps[1]), inplace=True)
         x_s = F.interpolate(x, (h, w), mode='bilinear', align_corners=True)
         f = torch.cat([x_s, f8_3, f8_4], dim=1)
         cam_rv = self.pcm(cam_d_norm, f)

@@ -40,13 +40,17 @@ TINY = dict(
         in_index=(1, 2)),
     equivariant_transform=dict(type='RescaleTransform', scale_factor=0.5))
 LABELS = torch.tensor([[1., 0, 1], [0, 1, 0]])
+# PCM taps at different strides (stage 0 at 1/4, stage 2 at 1/8 = the CAM
+# size), as TinyConvNet's: the official network resizes them like the PCM
+TINY_MIXED = copy.deepcopy(TINY)
+TINY_MIXED['neck'].update(in_channels=(8, 32), in_index=(0, 2))
 
 
-def twins():
+def twins(cfg=TINY):
     """An mmseam SEAM and the official network with the same weights."""
     torch.manual_seed(0)
-    ours = MODELS.build(copy.deepcopy(TINY))
-    official = build_official_like(copy.deepcopy(TINY))
+    ours = MODELS.build(copy.deepcopy(cfg))
+    official = build_official_like(copy.deepcopy(cfg))
     official.backbone.load_state_dict(ours.backbone.state_dict())
     official.fc8.weight.data.copy_(ours.classifier.weight)
     official.f8_3.weight.data.copy_(ours.neck.proj[0].weight)
@@ -55,8 +59,9 @@ def twins():
     return ours.eval(), official.eval()  # eval: no dropout
 
 
-def test_train_step_losses_equal_seam_loss():
-    ours, official = twins()
+@pytest.mark.parametrize('cfg', [TINY, TINY_MIXED], ids=['same', 'mixed'])
+def test_train_step_losses_equal_seam_loss(cfg):
+    ours, official = twins(cfg)
     x = torch.randn(2, 3, 32, 32)
     data_samples = []
     for row in LABELS:
