@@ -74,6 +74,11 @@ _GLYPH_SIZE = (0.085, 0.1)
 _MIN_VISIBLE = 0.6  # an object keeps at least this much of its body
 #: Ink of the class marks with ``mark_colors='class'``: one saturated colour
 #: per class (HSV hues 0, 0.17, 0.33, 0.6, 0.83 at full saturation/value).
+#: Body look (shape family, texture) that an object of each class takes with
+#: probability ``body_class_bias``: plus, ring, triangle, bars, hourglass.
+CLASS_BODY_LOOKS = (('ellipse', 'stripes'), ('roundrect', 'spots'),
+                    ('blob', 'plain'), ('ellipse', 'spots'),
+                    ('roundrect', 'stripes'))
 CLASS_MARK_COLORS = tuple(
     tuple(int(round(255 * v)) for v in colorsys.hsv_to_rgb(h, 1.0, 1.0))
     for h in (0.0, 0.17, 0.33, 0.6, 0.83))
@@ -169,21 +174,28 @@ def _random_color(rng: np.random.Generator,
 
 def _sample_look(rng: np.random.Generator,
                  hue_bin: Optional[int] = None,
-                 saturation: Tuple[float, float] = (0.35, 0.9)) -> dict:
-    """Shape family, colours and texture; independent of the class.
+                 saturation: Tuple[float, float] = (0.35, 0.9),
+                 prefer: Optional[Tuple[str, str]] = None) -> dict:
+    """Shape family, colours and texture.
 
     ``hue_bin`` (0-7) fixes the hue's eighth of the colour wheel; None draws
     it at random. ``saturation`` is the range of the body's saturation.
+    ``prefer`` = (family, texture) replaces the random ones (a class's
+    :data:`CLASS_BODY_LOOKS`); the random draws happen all the same, so the
+    rest of the look is the one drawn without it.
     """
     color, value = _random_color(rng, hue_bin, saturation)
     texture = ('plain', 'stripes', 'spots')[rng.integers(3)]
+    if prefer is not None:
+        texture = prefer[1]
     if texture == 'stripes':
         second = color * rng.uniform(0.5, 0.7)
     else:
         towards = 255.0 if value < 0.6 else 0.0
         second = color + (towards - color) * rng.uniform(0.4, 0.6)
+    family = ('ellipse', 'roundrect', 'blob')[rng.integers(3)]
     return dict(
-        family=('ellipse', 'roundrect', 'blob')[rng.integers(3)],
+        family=family if prefer is None else prefer[0],
         exponent=rng.uniform(4.0, 6.0),
         wobble=rng.uniform(0.08, 0.18),
         lobes=int(rng.integers(3, 6)),
@@ -336,7 +348,8 @@ def render_sample(rng: np.random.Generator,
                   mark_colors: str = 'class',
                   body_saturation: Tuple[float, float] = (0.25, 0.55),
                   object_radius: Tuple[float, float] = (0.22, 0.32),
-                  distractor_radius: Tuple[float, float] = (0.08, 0.16)
+                  distractor_radius: Tuple[float, float] = (0.08, 0.16),
+                  body_class_bias: float = 0.0
                   ) -> Tuple[np.ndarray, np.ndarray, List[dict]]:
     """Render one synthetic image with its mask and objects.
 
@@ -369,6 +382,13 @@ def render_sample(rng: np.random.Generator,
             fraction of the image size. Defaults to (0.22, 0.32).
         distractor_radius (tuple[float, float]): Range of a distractor's
             radius. Defaults to (0.08, 0.16).
+        body_class_bias (float): Probability that an object's body takes
+            its class's shape family and texture
+            (:data:`CLASS_BODY_LOOKS`) instead of random ones, making the
+            whole body weakly class-typical, as real objects are beyond
+            their most discriminative part; distractors stay random (and
+            may look class-typical by chance). 0 (default) draws every look
+            independently of the class (format version 2 byte for byte).
 
     Returns:
         tuple: ``img`` (S, S, 3) uint8 RGB, ``mask`` (S, S) uint8 class
@@ -396,10 +416,17 @@ def render_sample(rng: np.random.Generator,
     protected = np.zeros((size, size), dtype=bool)  # class marks (dilated)
     areas: Dict[int, int] = {}
 
+    if not 0.0 <= body_class_bias <= 1.0:
+        raise ValueError(f'body_class_bias={body_class_bias} must lie in '
+                         '[0, 1].')
     for body_no, label in enumerate(kinds[i] for i in order):
+        prefer = None
+        if body_class_bias > 0 and label > 0 and \
+                rng.uniform() < body_class_bias:
+            prefer = CLASS_BODY_LOOKS[label - 1]
         look = _sample_look(
             rng, None if hue_bins is None else int(hue_bins[body_no % 8]),
-            body_saturation)
+            body_saturation, prefer)
         gsize = int(round(size * rng.uniform(*_GLYPH_SIZE)))
         for _ in range(40):
             if label > 0:
@@ -455,7 +482,7 @@ def render_sample(rng: np.random.Generator,
                              decoy_prob, noise_std, ignore_band,
                              distinct_hues, background_saturation,
                              mark_colors, body_saturation, object_radius,
-                             distractor_radius)
+                             distractor_radius, body_class_bias)
 
     labels = np.zeros(len(bodies) + 1, dtype=np.uint8)
     for idx, body in enumerate(bodies):
@@ -560,7 +587,8 @@ def make_synthetic_voc(out_dir: str,
             ``num_distractors``, ``decoy_prob``, ``noise_std``,
             ``ignore_band``, ``distinct_hues``, ``background_saturation``,
             ``mark_colors``, ``body_saturation``, ``object_radius``,
-            ``distractor_radius``); the defaults are its defaults. All of
+            ``distractor_radius``, ``body_class_bias``); the defaults are
+            its defaults. All of
             them are recorded in ``metainfo.json``.
 
     Returns:

@@ -225,9 +225,9 @@ def test_distinct_hues_give_every_body_its_own_hue_bin():
     seen = []
     real = synthetic._sample_look
 
-    def spy(rng, hue_bin=None, saturation=(0.35, 0.9)):
+    def spy(rng, hue_bin=None, saturation=(0.35, 0.9), prefer=None):
         seen.append(hue_bin)
-        return real(rng, hue_bin, saturation)
+        return real(rng, hue_bin, saturation, prefer)
 
     synthetic._sample_look = spy
     try:
@@ -283,3 +283,45 @@ def test_metainfo_constant():
     assert SYNTHETIC_METAINFO['classes'] == SYNTHETIC_CLASSES
     assert SYNTHETIC_METAINFO['palette'] == SYNTHETIC_PALETTE
     assert len(SYNTHETIC_PALETTE) == len(SYNTHETIC_CLASSES)
+
+
+def test_body_class_bias():
+    """With body_class_bias=1 every object's body takes its class's shape
+    family and texture and distractors stay random; 0 is version 2."""
+    from mmseam.datasets import synthetic
+    looks = []
+    real = synthetic._sample_look
+
+    def spy(rng, hue_bin=None, saturation=(0.35, 0.9), prefer=None):
+        look = real(rng, hue_bin, saturation, prefer)
+        looks.append((prefer, look['family'], look['texture']))
+        return look
+
+    synthetic._sample_look = spy
+    try:
+        for i in range(4):
+            looks.clear()
+            _, _, objects = render_sample(
+                np.random.default_rng(i), image_size=128,
+                body_class_bias=1.0)
+            preferred = [lk for lk in looks if lk[0] is not None]
+            # one draw per placed body: each object's is its class look
+            assert {lk[0] for lk in preferred} <= set(
+                synthetic.CLASS_BODY_LOOKS)
+            for prefer, family, texture in preferred:
+                assert (family, texture) == prefer
+            want = {synthetic.CLASS_BODY_LOOKS[o['label'] - 1]
+                    for o in objects}
+            assert want <= {lk[0] for lk in preferred}
+            assert any(lk[0] is None for lk in looks)  # the distractors
+            looks.clear()
+            render_sample(np.random.default_rng(i), image_size=128)
+            assert all(lk[0] is None for lk in looks)
+    finally:
+        synthetic._sample_look = real
+    a = render_sample(np.random.default_rng(3), image_size=96)
+    b = render_sample(
+        np.random.default_rng(3), image_size=96, body_class_bias=0.0)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    with pytest.raises(ValueError, match='body_class_bias'):
+        render_sample(np.random.default_rng(0), body_class_bias=1.5)
