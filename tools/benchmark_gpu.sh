@@ -11,7 +11,7 @@
 # work_dirs/benchmark_gpu.jsonl). About 9 minutes on an H100 with 16
 # cores (torch.compile of the fast modes takes 1-2 minutes per workload);
 # the crf and pseudo workloads need pydensecrf. WORKLOADS picks a subset
-# (default: "train infer infer4 infer_cg rw crf pseudo"). Nothing is
+# (default: "train train_loss infer infer4 infer_cg rw crf pseudo"). Nothing is
 # downloaded (random weights). PYTHON overrides the interpreter,
 # CONFIG the SEAM config (default: the bf16 fast config; --compare-strict
 # derives the strict fp32 mode from it).
@@ -25,7 +25,7 @@ mkdir -p "$(dirname "$OUT")"
 command -v nvidia-smi >/dev/null && nvidia-smi -L || true
 "$PYTHON" -c 'import torch; assert torch.cuda.is_available(), "no CUDA device"; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 
-WORKLOADS=${WORKLOADS:-train infer infer4 infer_cg rw crf pseudo}
+WORKLOADS=${WORKLOADS:-train train_loss infer infer4 infer_cg rw crf pseudo}
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
 bench() {
@@ -36,6 +36,9 @@ bench() {
 # strict, fast (compiled), fast_eager, official, each with a kernel profile
 want train && bench --compare-strict --what train --batch 8 --crop 448 \
     --iters 20 --warmup 5 --device cuda --profile 2
+# the same step with the losses compiled together with the network
+want train_loss && bench --what train --batch 8 --crop 448 --iters 20 \
+    --warmup 5 --device cuda --cfg-options model.compile_scope=loss
 # 8-pass CAM inference (4 scales x flip), 500x375 image, batch 1 a pass
 want infer && bench --compare-strict --what infer --batch 1 \
     --img-size 375 500 --iters 20 --warmup 5 --device cuda

@@ -138,6 +138,12 @@ class SEAM(BaseSegmentor):
             losses, resizing and inference loops around it stay eager. The
             first step at a new size (or mode) compiles; the maths equal the
             eager network up to floating-point reordering.
+        compile_scope (str): What ``compile_cfg`` compiles in training:
+            'network' (default, :meth:`forward_cam`, measured in
+            docs/benchmarks.md) or 'loss' (both Siamese passes and every
+            loss after the label stacking as one graph, fusing the
+            full-resolution fp32 loss arithmetic too; not yet measured on a
+            GPU).
         data_preprocessor (dict, optional): ``SegDataPreProcessor`` config.
         pretrained (str, optional): Backbone checkpoint (mmseg's legacy
             shortcut for ``backbone.init_cfg``).
@@ -164,6 +170,7 @@ class SEAM(BaseSegmentor):
                  test_cfg: OptConfigType = None,
                  channels_last: bool = False,
                  compile_cfg: Union[dict, bool, None] = None,
+                 compile_scope: str = 'network',
                  data_preprocessor: OptConfigType = None,
                  pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None):
@@ -227,6 +234,10 @@ class SEAM(BaseSegmentor):
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
         self.compile_cfg = _check_compile_cfg(compile_cfg, 'model')
+        if compile_scope not in ('network', 'loss'):
+            raise ValueError(f"model.compile_scope={compile_scope!r}; use "
+                             "'network' or 'loss'.")
+        self.compile_scope = compile_scope
         self.test_cfg['compile_cfg'] = _check_compile_cfg(
             self.test_cfg.get('compile_cfg'), 'model.test_cfg')
 
@@ -258,7 +269,8 @@ class SEAM(BaseSegmentor):
         """
         cfg = self.compile_cfg if self.training else \
             self.test_cfg.get('compile_cfg')
-        if cfg is None:
+        if cfg is None or (self.training and self.compile_scope == 'loss'):
+            # eager, or traced as part of the compiled _losses
             return self._forward_cam(inputs)
         return _compiled(SEAM._forward_cam, cfg)(self, inputs)
 
@@ -349,6 +361,14 @@ class SEAM(BaseSegmentor):
             ``loss_ecr`` (those switched on).
         """
         y = self._image_labels(data_samples, inputs.device)
+        if self.compile_cfg is not None and self.compile_scope == 'loss':
+            return _compiled(SEAM._losses, self.compile_cfg)(self, inputs, y)
+        return self._losses(inputs, y)
+
+    def _losses(self, inputs: Tensor, y: Tensor) -> dict:
+        """The losses of :meth:`loss` from the N x C x 1 x 1 labels ``y``
+        (background slot 1); compiled as a whole with
+        ``compile_scope='loss'``."""
         views = [inputs]
         if self.transform is not None:
             views.append(self.transform(inputs))

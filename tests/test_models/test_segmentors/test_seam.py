@@ -463,3 +463,32 @@ def test_compiled_network_equals_eager():
         single = comp.multiscale_cam(x, scales=(1.0, ), flip=False,
                                      source='cam')
     torch.testing.assert_close(doubled, 2 * single)
+
+
+def test_compile_scope_loss_equals_eager():
+    """compile_scope='loss' traces both Siamese passes and all losses as one
+    graph (fullgraph=True: no graph break) with the eager values."""
+    with pytest.raises(ValueError, match='compile_scope'):
+        tiny_seam(compile_scope='all')
+    torch.manual_seed(9)
+    ref = tiny_seam(dropout_ratio=0.0)
+    backend = _CountingBackend()
+    comp = tiny_seam(
+        dropout_ratio=0.0,
+        compile_cfg=dict(backend=backend, fullgraph=True, dynamic=False),
+        compile_scope='loss')
+    comp.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 3, 32, 32)
+    want = ref.loss(x, samples(LABELS))
+    got = comp.loss(x, samples(LABELS))
+    assert backend.graphs == 1  # one graph: the network is not compiled
+    assert set(got) == set(want)  # apart from the losses
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=1e-6)
+    sum(want.values()).backward()
+    sum(got.values()).backward()
+    for (name, p_ref), p_comp in zip(ref.named_parameters(),
+                                     comp.parameters()):
+        if p_ref.grad is not None:
+            torch.testing.assert_close(
+                p_comp.grad, p_ref.grad, rtol=1e-4, atol=1e-6, msg=name)
