@@ -279,6 +279,29 @@ def test_cli(tmp_path, capsys):
     assert cli.main(argv + ['--force']) == 0
 
 
+def test_cli_scene_options(tmp_path, capsys):
+    cli = _load_cli()
+    assert cli.parse_scene(['body_class_bias=0.7', 'num_objects=(1, 3)',
+                            'mark_colors=contrast']) == dict(
+                                body_class_bias=0.7,
+                                num_objects=(1, 3),
+                                mark_colors='contrast')
+    out = str(tmp_path / 'cli')
+    argv = ['--out', out, '--num-train', '2', '--num-val', '1', '--size',
+            '96', '--scene', 'body_class_bias=1.0', 'num_distractors=(0, 1)']
+    assert cli.main(argv) == 0
+    expected = str(tmp_path / 'lib')
+    make_synthetic_voc(expected, num_train=2, num_val=1, image_size=96,
+                       body_class_bias=1.0, num_distractors=(0, 1))
+    assert read_tree(out) == read_tree(expected)
+    capsys.readouterr()
+    assert cli.main(['--out', str(tmp_path / 'bad'), '--scene',
+                     'no_such_option=1']) == 1
+    assert 'no_such_option' in capsys.readouterr().err
+    with pytest.raises(ValueError, match='KEY=VALUE'):
+        cli.parse_scene(['body_class_bias'])
+
+
 def test_metainfo_constant():
     assert SYNTHETIC_METAINFO['classes'] == SYNTHETIC_CLASSES
     assert SYNTHETIC_METAINFO['palette'] == SYNTHETIC_PALETTE

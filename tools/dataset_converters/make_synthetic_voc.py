@@ -5,10 +5,14 @@ Example::
 
     python tools/dataset_converters/make_synthetic_voc.py \
         --out data/synthetic_voc --seed 0
+    python tools/dataset_converters/make_synthetic_voc.py \
+        --out data/synthvoc_typical --scene body_class_bias=0.7 \
+        num_objects='(1, 3)'
 
 See :mod:`mmseam.datasets.synthetic` for what the images contain.
 """
 import argparse
+import ast
 import sys
 
 from mmseam.datasets.synthetic import make_synthetic_voc
@@ -32,7 +36,29 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--force',
         action='store_true',
         help='replace the output folder if it is not empty')
+    parser.add_argument(
+        '--scene',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='scene options of render_sample (e.g. body_class_bias=0.7 '
+        "num_objects='(1, 3)' mark_colors=contrast); values are Python "
+        'literals, anything else is a string')
     return parser.parse_args(argv)
+
+
+def parse_scene(items) -> dict:
+    """``['k=v', ...]`` -> ``{k: literal(v)}`` (strings stay strings)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise ValueError(f'--scene expects KEY=VALUE, got {item!r}.')
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
 
 
 def main(argv=None) -> int:
@@ -44,7 +70,8 @@ def main(argv=None) -> int:
             num_train=args.num_train,
             num_val=args.num_val,
             image_size=args.size,
-            force=args.force)
+            force=args.force,
+            **parse_scene(args.scene))
     except (FileExistsError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
