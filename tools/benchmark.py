@@ -335,12 +335,15 @@ def to_eager(cfg: Config) -> Config:
 
 
 def compiles(cfg: Config, what: str) -> bool:
-    """Whether the config compiles the network for ``what``."""
+    """Whether the config compiles the network for ``what`` (a
+    ``compile_cfg`` that is a dict, even an empty one, or True)."""
     if what == 'train':
-        return bool(cfg.model.get('compile_cfg'))
-    if what == 'infer':
-        return bool(cfg.model.get('test_cfg', {}).get('compile_cfg'))
-    return False
+        value = cfg.model.get('compile_cfg')
+    elif what == 'infer':
+        value = cfg.model.get('test_cfg', {}).get('compile_cfg')
+    else:
+        return False
+    return value is not None and value is not False
 
 
 def profile_steps(step: Callable[[], None], device: torch.device,
@@ -780,9 +783,9 @@ def _run(args) -> List[dict]:
     cfg = load_config(args.config, args.cfg_options)
     if args.compile:
         cfg.model.setdefault('test_cfg', {})
-        if not cfg.model.get('compile_cfg'):
+        if not compiles(cfg, 'train'):
             cfg.model['compile_cfg'] = dict(dynamic=False)
-        if not cfg.model.test_cfg.get('compile_cfg'):
+        if not compiles(cfg, 'infer'):
             # as the bf16 config (torch 2.11's Inductor fails an assertion
             # in this analysis on the dynamic-shape graph)
             cfg.model.test_cfg['compile_cfg'] = dict(

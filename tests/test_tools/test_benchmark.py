@@ -295,6 +295,10 @@ def test_compiled_fast_mode_adds_fast_eager(capsys):
     assert tool.compiles(cfg, 'train') and not tool.compiles(cfg, 'infer')
     assert not tool.compiles(tool.to_eager(cfg), 'train')
     assert tool.to_strict(cfg).model.compile_cfg is None
+    for value, want in ((dict(), True), (True, True), (None, False),
+                        (False, False)):
+        c = tool.load_config(R18, dict(model=dict(compile_cfg=value)))
+        assert tool.compiles(c, 'train') is want
     fast_cfg = tool.load_config(BF16)
     assert tool.compiles(fast_cfg, 'train')
     assert tool.compiles(fast_cfg, 'infer')
