@@ -72,13 +72,13 @@ SYNTHETIC_V1_SCENE = dict(
 _SPLIT_CODES = {'train': 1, 'val': 2}
 _GLYPH_SIZE = (0.085, 0.1)
 _MIN_VISIBLE = 0.6  # an object keeps at least this much of its body
-#: Ink of the class marks with ``mark_colors='class'``: one saturated colour
-#: per class (HSV hues 0, 0.17, 0.33, 0.6, 0.83 at full saturation/value).
 #: Body look (shape family, texture) that an object of each class takes with
 #: probability ``body_class_bias``: plus, ring, triangle, bars, hourglass.
 CLASS_BODY_LOOKS = (('ellipse', 'stripes'), ('roundrect', 'spots'),
                     ('blob', 'plain'), ('ellipse', 'spots'),
                     ('roundrect', 'stripes'))
+#: Ink of the class marks with ``mark_colors='class'``: one saturated colour
+#: per class (HSV hues 0, 0.17, 0.33, 0.6, 0.83 at full saturation/value).
 CLASS_MARK_COLORS = tuple(
     tuple(int(round(255 * v)) for v in colorsys.hsv_to_rgb(h, 1.0, 1.0))
     for h in (0.0, 0.17, 0.33, 0.6, 0.83))
@@ -588,8 +588,7 @@ def make_synthetic_voc(out_dir: str,
             ``ignore_band``, ``distinct_hues``, ``background_saturation``,
             ``mark_colors``, ``body_saturation``, ``object_radius``,
             ``distractor_radius``, ``body_class_bias``); the defaults are
-            its defaults. All of
-            them are recorded in ``metainfo.json``.
+            its defaults. All of them are recorded in ``metainfo.json``.
 
     Returns:
         dict: Summary with ``out_dir``, ``seed``, ``image_size``,
