@@ -19,7 +19,8 @@
 #   first steps compile (one to two minutes); parameter names and
 #   checkpoints are those of the eager model. For inputs of one fixed size,
 #   `model.test_cfg.compile_cfg=dict(dynamic=False, mode='reduce-overhead')`
-#   (CUDA graphs) is faster still (docs/benchmarks.md).
+#   (CUDA graphs; a whole new dict: torch.compile takes `mode` or `options`,
+#   not both) is faster still (docs/benchmarks.md).
 # * the same SGD update as one fused kernel per parameter group
 #   (torch.optim.SGD(fused=True)) instead of a chain of foreach kernels.
 # * data loading that keeps the GPU busy: 8 persistent workers, pinned
