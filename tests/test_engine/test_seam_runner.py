@@ -184,7 +184,6 @@ def test_train_test_resume_and_pseudo_labels(data_root, tmp_path):
     assert 0 <= res['mIoU'] <= 100 and 'aAcc' in res
 
 
-
 def test_resume_after_crash_matches_uninterrupted_run(data_root, tmp_path):
     """Kill after epoch 1, resume: the final weights equal a clean run."""
     crashed = str(tmp_path / 'crashed')
@@ -217,6 +216,34 @@ def test_resume_after_crash_matches_uninterrupted_run(data_root, tmp_path):
     e1 = torch.load(osp.join(crashed, 'epoch_1.pth'), weights_only=False)
     assert not torch.equal(e1['state_dict']['classifier.weight'],
                            a['state_dict']['classifier.weight'])
+
+
+def test_compiled_network_in_the_runner(data_root, tmp_path):
+    """model.compile_cfg / test_cfg.compile_cfg through a Runner: training,
+    the checkpoint (the eager parameter names) and the PseudoLabelHook's
+    inference run compiled, with the weights of an eager run."""
+    eager_dir, comp_dir = str(tmp_path / 'eager'), str(tmp_path / 'comp')
+    Runner.from_cfg(
+        seam_cfg(data_root, eager_dir, max_epochs=1, hook=False,
+                 deterministic=True)).train()
+    cfg = seam_cfg(data_root, comp_dir, max_epochs=1, deterministic=True)
+    cfg.model.compile_cfg = dict(backend='aot_eager', dynamic=False)
+    cfg.model.test_cfg.compile_cfg = dict(backend='aot_eager')
+    from torch._dynamo.utils import counters
+    counters.clear()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    # graphs were compiled for training and for the hook's inference (eval
+    # mode, several sizes)
+    assert counters['stats']['unique_graphs'] >= 2
+    a = torch.load(osp.join(eager_dir, 'epoch_1.pth'), weights_only=False)
+    b = torch.load(osp.join(comp_dir, 'epoch_1.pth'), weights_only=False)
+    assert list(b['state_dict']) == list(a['state_dict'])
+    for key, value in a['state_dict'].items():
+        torch.testing.assert_close(
+            b['state_dict'][key], value, rtol=1e-4, atol=1e-6, msg=key)
+    hook = [h for h in runner.hooks if type(h).__name__ == 'PseudoLabelHook']
+    assert 0 <= hook[0].results['final']['pseudo/cam_mIoU'] <= 100
 
 
 def test_train_tool_cli(data_root, tmp_path):
