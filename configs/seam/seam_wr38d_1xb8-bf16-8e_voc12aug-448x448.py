@@ -21,8 +21,6 @@
 #   `model.test_cfg.compile_cfg=dict(dynamic=False, mode='reduce-overhead')`
 #   (CUDA graphs; a whole new dict: torch.compile takes `mode` or `options`,
 #   not both) is faster still (docs/benchmarks.md).
-# * the same SGD update as one fused kernel per parameter group
-#   (torch.optim.SGD(fused=True)) instead of a chain of foreach kernels.
 # * data loading that keeps the GPU busy: 8 persistent workers, pinned
 #   memory.
 #
@@ -30,8 +28,8 @@
 # (AmpOptimWrapper refuses to build without one). Strict parity from this
 # file: --cfg-options model.channels_last=False model.test_cfg.amp_dtype=None
 # model.compile_cfg=None model.test_cfg.compile_cfg=None
-# optim_wrapper.type=NonFiniteGuardOptimWrapper (and drop `dtype`,
-# `loss_scale` and `optimizer.fused`), i.e. simply use
+# optim_wrapper.type=NonFiniteGuardOptimWrapper (and drop `dtype` and
+# `loss_scale`), i.e. simply use
 # seam_wr38d_1xb8-8e_voc12aug-448x448.py.
 # Speed: docs/benchmarks.md (tools/benchmark.py --compare-strict).
 _base_ = ['./seam_wr38d_1xb8-8e_voc12aug-448x448.py']
@@ -45,8 +43,7 @@ model = dict(
 optim_wrapper = dict(
     type='NonFiniteGuardAmpOptimWrapper',
     dtype='bfloat16',
-    loss_scale=dict(enabled=False),
-    optimizer=dict(fused=True))
+    loss_scale=dict(enabled=False))
 train_dataloader = dict(num_workers=8, persistent_workers=True,
                         pin_memory=True)
 val_dataloader = dict(pin_memory=True)

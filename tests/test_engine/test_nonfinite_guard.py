@@ -158,6 +158,45 @@ def test_skip_policy_gives_up_when_diverged(tmp_path):
                        weights(tmp_path / 'iter_1.pth'))
 
 
+def test_one_host_read_per_step_after_backward(tmp_path, monkeypatch):
+    """The finiteness flags are read once a step, after backward (a read
+    before backward would stall the backward launch behind the forward)."""
+    events = []
+    orig_backward = NonFiniteGuardOptimWrapper.backward
+    orig_read = NonFiniteGuardOptimWrapper._all_ranks_finite
+
+    def backward(self, loss, **kwargs):
+        events.append('backward')
+        return orig_backward(self, loss, **kwargs)
+
+    def read(flag):
+        events.append('read')
+        return orig_read(flag)
+
+    monkeypatch.setattr(NonFiniteGuardOptimWrapper, 'backward', backward)
+    monkeypatch.setattr(NonFiniteGuardOptimWrapper, '_all_ranks_finite',
+                        staticmethod(read))
+    toy_runner(tmp_path, max_iters=3).train()
+    assert events == ['backward', 'read'] * 3
+
+
+def test_accumulation_checks_every_loss_of_the_window(tmp_path):
+    """With accumulative_counts=2 the NaN loss of iteration 3 (not an update
+    iteration) is found at the update of iteration 4 and named as 3; the
+    window's update is dropped."""
+    runner = toy_runner(tmp_path, bad_at={3}, accumulative_counts=2,
+                        check_grads=False)
+    with pytest.raises(NonFiniteLossError) as err:
+        runner.train()
+    msg = str(err.value)
+    assert msg.startswith('Non-finite loss at training iteration 3 ')
+    assert 'loss_b=nan' in msg
+    w2 = weights(tmp_path / 'iter_2.pth')
+    assert torch.isfinite(w2).all()
+    assert torch.equal(runner.model.w.detach(), w2)
+    assert not osp.isfile(tmp_path / 'iter_4.pth')
+
+
 def test_bad_arguments():
     opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
     with pytest.raises(ValueError, match="'raise'"):
@@ -274,3 +313,34 @@ def test_two_gloo_ranks_agree(tmp_path):
     assert 'iteration 2 ' in o0 and 'non-finite on another rank' in o0
     assert 'iteration 2 ' in o1 and 'loss_b=nan' in o1
     assert w0 == w1 == results[0, 'skip'][1][0]
+
+
+def test_seam_schedule_fused_sgd_equals_foreach():
+    """The SEAM schedule's SGD(fused=True), built by MMEngine with its
+    paramwise lr multipliers, takes bit-identical steps to the foreach SGD
+    (so the strict-parity recipe keeps the official numerics)."""
+    from mmengine.optim import build_optim_wrapper
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/_base_/schedules/seam_sgd-poly_8e.py'))
+    assert cfg.optim_wrapper.optimizer.fused is True
+
+    def run(**opt):
+        torch.manual_seed(0)
+        model = nn.ModuleDict(
+            dict(backbone=nn.Linear(6, 5), classifier=nn.Linear(5, 3)))
+        wrapper_cfg = cfg.optim_wrapper.to_dict()
+        wrapper_cfg['optimizer'].update(opt)
+        wrapper = build_optim_wrapper(model, wrapper_cfg)
+        g = torch.Generator().manual_seed(1)
+        for _ in range(4):
+            x = torch.randn(8, 6, generator=g)
+            loss = model['classifier'](model['backbone'](x)).pow(2).mean()
+            wrapper.update_params(loss)
+        return model.state_dict(), wrapper.optimizer.param_groups
+
+    fused, groups = run()
+    foreach, _ = run(fused=None, foreach=True)
+    assert any(g['lr'] == 0.1 for g in groups)  # the 10x classifier group
+    assert all(g['fused'] for g in groups)
+    for key in fused:
+        assert torch.equal(fused[key], foreach[key]), key

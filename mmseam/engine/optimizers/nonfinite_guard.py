@@ -8,10 +8,12 @@ the losses *after* that step, when a NaN has already been written into every
 weight. The check therefore lives in the optimizer wrapper, the one place
 that runs between the loss and the update:
 
-* before backward, the total loss is checked with ``torch.isfinite`` (all
-  ranks agree through an ``all_reduce``, so distributed runs stay in step);
-* after backward, before the step, the gradients are checked
-  (``check_grads``), which catches a finite loss with a NaN/Inf gradient.
+* the total loss is checked with ``torch.isfinite`` and, with
+  ``check_grads``, so are the gradients (which catches a finite loss with a
+  NaN/Inf gradient). Both checks are computed on the device and read by
+  the host once, after backward and before the optimizer step (all ranks
+  agree through an ``all_reduce``, so distributed runs stay in step); the
+  step never runs on a non-finite value.
 
 A non-finite iteration is handled by ``action``:
 
@@ -119,6 +121,9 @@ class NonFiniteGuardMixin:
         self.num_skipped = 0
         self.consecutive_skips = 0
         self._last_losses: Optional[dict] = None
+        # (iteration, finite flag, total loss, loss terms) since the last
+        # update: flags stay on the device until the update reads them
+        self._pending: list = []
         self._param_names: Dict[int, str] = {}
 
     # ------------------------------------------------------------------
@@ -157,21 +162,6 @@ class NonFiniteGuardMixin:
             all_reduce(value, op='min')
             return bool(value.item() > 0)
         return bool(flag.item())
-
-    def _bad_terms(self) -> List[str]:
-        """``name=value`` of the non-finite loss terms of this iteration."""
-        bad = []
-        for name, value in (self._last_losses or {}).items():
-            if 'loss' not in name:
-                continue  # logged metrics (e.g. accuracies) are not summed
-            if isinstance(value, (list, tuple)):
-                value = [v for v in value if isinstance(v, torch.Tensor)]
-                value = sum(v.detach().float().mean()
-                            for v in value) if value else None
-            if isinstance(value, torch.Tensor) and not bool(
-                    torch.isfinite(value.detach()).all()):
-                bad.append(f'{name}={_fmt(value.mean())}')
-        return bad
 
     def _grads(self) -> List[torch.Tensor]:
         return [
@@ -243,6 +233,15 @@ class NonFiniteGuardMixin:
                       zero_kwargs: Optional[Dict] = None) -> None:
         """Backward + step, unless the loss or a gradient is NaN/Inf.
 
+        The finiteness of the loss (and, with ``check_grads``, of all
+        gradients) is computed on the device and read by the host *once*,
+        after backward and before the step (with gradient accumulation:
+        once per update, for every loss of the window). Reading it before
+        backward would stall the launch of the backward kernels behind the
+        whole forward pass. A non-finite loss runs its (harmless) backward
+        and is then dropped like a non-finite gradient: the optimizer never
+        steps on it.
+
         Args:
             loss (torch.Tensor): The total loss (a scalar) of the iteration.
             step_kwargs (dict, optional): Arguments of ``optimizer.step``.
@@ -251,42 +250,78 @@ class NonFiniteGuardMixin:
         """
         step_kwargs = {} if step_kwargs is None else step_kwargs
         zero_kwargs = {} if zero_kwargs is None else zero_kwargs
-        iteration = self._inner_count
-        local_finite = bool(torch.isfinite(loss.detach()).all())
-        terms = [] if local_finite else self._bad_terms()
+        self._pending.append(
+            (self._inner_count, torch.isfinite(loss.detach()).all(),
+             loss.detach(), _detached(self._last_losses)))
         self._last_losses = None  # do not keep the graph alive
-        if not self._all_ranks_finite(
-                torch.tensor(local_finite, device=loss.device)):
-            if local_finite:
-                detail = 'the loss is non-finite on another rank'
-            elif terms:
-                detail = (f'loss term(s) {", ".join(terms)} '
-                          f'(total loss={_fmt(loss)})')
-            else:
-                detail = (f'total loss={_fmt(loss)} (the model returned no '
-                          'loss dict to name the term)')
-            self._handle(iteration, 'loss', detail)
-            # skipped: drop this (and any accumulated) gradient, keep the
-            # iteration count in step with the runner
-            self.zero_grad(**zero_kwargs)
-            self._inner_count += 1
-            return
-        loss = self.scale_loss(loss)
-        self.backward(loss)
-        if self.should_update():
-            if self.check_grads and not self._all_ranks_finite(
-                    self._grads_finite().to(loss.device)):
-                bad = self._bad_grads()  # names: slow path, failures only
-                shown = ', '.join(bad[:5]) + (
-                    f' and {len(bad) - 5} more' if len(bad) > 5 else '')
-                self._handle(
-                    iteration, 'gradient', f'parameters {shown}'
-                    if bad else 'a gradient is non-finite on another rank')
-                self.zero_grad(**zero_kwargs)
-                return
+        self.backward(self.scale_loss(loss))
+        if not self.should_update():
+            return  # accumulating: checked with the window's last loss
+        pending, self._pending = self._pending, []
+        ok = torch.stack([finite for _, finite, _, _ in pending]).all()
+        if self.check_grads:
+            ok = ok & self._grads_finite().to(ok.device)
+        if self._all_ranks_finite(ok):  # the one host read of the step
             self.consecutive_skips = 0
             self.step(**step_kwargs)
             self.zero_grad(**zero_kwargs)
+            return
+        # failures only: find what went wrong (slow, reads every flag; every
+        # rank is here, so the extra all-reduce is matched on all of them)
+        bad_loss = [p for p in pending if not bool(p[1])]
+        device = ok.device
+        any_bad_loss = not self._all_ranks_finite(
+            torch.tensor(not bad_loss, device=device))
+        if bad_loss:
+            iteration, _, total, terms = bad_loss[0]
+            names = _bad_terms(terms)
+            if names:
+                detail = (f'loss term(s) {", ".join(names)} '
+                          f'(total loss={_fmt(total)})')
+            else:
+                detail = (f'total loss={_fmt(total)} (the model returned no '
+                          'loss dict to name the term)')
+            what = 'loss'
+        elif any_bad_loss:
+            iteration, what = pending[-1][0], 'loss'
+            detail = 'the loss is non-finite on another rank'
+        else:
+            iteration, what = pending[-1][0], 'gradient'
+            bad = self._bad_grads() if self.check_grads else []
+            shown = ', '.join(bad[:5]) + (
+                f' and {len(bad) - 5} more' if len(bad) > 5 else '')
+            detail = (f'parameters {shown}'
+                      if bad else 'a gradient is non-finite on another rank')
+        # dropped: this (and any accumulated) gradient is discarded
+        self.zero_grad(**zero_kwargs)
+        self._handle(iteration, what, detail)
+
+
+def _detached(losses: Optional[dict]) -> dict:
+    """The loss dict's tensors without their graphs (for naming terms)."""
+    out = {}
+    for name, value in (losses or {}).items():
+        if isinstance(value, torch.Tensor):
+            out[name] = value.detach()
+        elif isinstance(value, (list, tuple)):
+            out[name] = [
+                v.detach() for v in value if isinstance(v, torch.Tensor)
+            ]
+    return out
+
+
+def _bad_terms(losses: dict) -> List[str]:
+    """``name=value`` of the non-finite loss terms of a loss dict."""
+    bad = []
+    for name, value in losses.items():
+        if 'loss' not in name:
+            continue  # logged metrics (e.g. accuracies) are not summed
+        if isinstance(value, list):
+            value = sum(v.float().mean() for v in value) if value else None
+        if isinstance(value, torch.Tensor) and not bool(
+                torch.isfinite(value).all()):
+            bad.append(f'{name}={_fmt(value.mean())}')
+    return bad
 
 
 @OPTIM_WRAPPERS.register_module()

@@ -17,7 +17,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from ..utils.cam_ops import max_norm, max_onehot
-from ..utils.resize import bilinear_resize
+from ..utils.resize import bilinear_resize, resize_chain_matrix
 
 # torch.compile'd functions, one per (function, compile_cfg). They take the
 # module as an argument and are kept here rather than on the module, so a
@@ -464,13 +464,50 @@ class SEAM(BaseSegmentor):
             if flip:
                 x = torch.cat([x, x.flip(-1)], dim=0)
             with autocast:
-                out = self._forward(x)[key][:, 1:]
-            out = F.interpolate(
-                out, out_size, mode='bilinear', align_corners=False)
-            if flip:
-                out = out[:n] + out[n:].flip(-1)
-            total = out if total is None else total + out
+                out = self.forward_cam(x)[key][:, 1:]
+            total = self._to_image(out.float(), size, out_size, n, flip,
+                                   total)
         return total
+
+    @staticmethod
+    def _to_image(out: Tensor, size: Tuple[int, int],
+                  out_size: Tuple[int, int], n: int, flip: bool,
+                  total: Optional[Tensor]) -> Tensor:
+        """Bring one scale's maps to the image and add them to ``total``.
+
+        The official inference resizes the network output to its input
+        size (bilinear, ``align_corners=True``, inside the network), then to
+        the image size (``align_corners=False``), flips the flipped copies
+        back and sums. All of it is linear, so it runs as two matrix
+        products with the chained resize matrices
+        (:func:`~mmseam.models.utils.resize.resize_chain_matrix`); the
+        flipped copies are placed next to the originals along the width and
+        multiplied with the mirrored width matrix, which sums the pair.
+
+        Args:
+            out (Tensor): (N or 2N) x C x h x w fp32 maps, flipped copies
+                after the originals when ``flip``.
+            size (tuple): The network's input size at this scale.
+            out_size (tuple): The image size (H, W).
+            n (int): Number of images.
+            flip (bool): Whether ``out`` holds flipped copies.
+            total (Tensor, optional): N x C x H x W running sum.
+
+        Returns:
+            Tensor: N x C x H x W, ``total`` plus this scale's maps.
+        """
+        hf, wf = out.shape[-2:]
+        m_h = resize_chain_matrix(hf, size[0], out_size[0], out.device)
+        m_w = resize_chain_matrix(wf, size[1], out_size[1], out.device)
+        if flip:
+            out = torch.cat([out[:n], out[n:]], dim=-1)
+            m_w = torch.cat([m_w, m_w.flip(0)], dim=1)
+        dev = out.device.type
+        off = dev in ('cpu', 'cuda') and torch.is_autocast_enabled(dev)
+        with torch.autocast(dev, enabled=False) if off else \
+                contextlib.nullcontext():
+            out = torch.matmul(m_h, torch.matmul(out, m_w.t()))
+        return out if total is None else total + out
 
     def _test_autocast(self, device: torch.device):
         """Autocast context of ``test_cfg.amp_dtype`` on ``device``.

@@ -17,7 +17,7 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-__all__ = ['bilinear_resize', 'interp_matrix']
+__all__ = ['bilinear_resize', 'interp_matrix', 'resize_chain_matrix']
 
 
 @lru_cache(maxsize=64)
@@ -85,3 +85,22 @@ def bilinear_resize(x: Tensor, size: Tuple[int, int],
     off = dev in ('cpu', 'cuda') and torch.is_autocast_enabled(dev)
     with torch.autocast(dev, enabled=False) if off else nullcontext():
         return torch.matmul(a_h, torch.matmul(x, a_w.t()))
+
+
+@lru_cache(maxsize=64)
+def resize_chain_matrix(n_in: int, n_mid: int, n_out: int,
+                        device: torch.device,
+                        dtype: torch.dtype = torch.float32) -> Tensor:
+    """(n_out, n_in) matrix of two resizes in a row, as one linear map.
+
+    ``F.interpolate`` to ``n_mid`` with ``align_corners=True`` (the network
+    output brought to its input size), then to ``n_out`` with
+    ``align_corners=False`` (that map brought to the image size), as the
+    official multi-scale inference does. Resizing is linear, so the chain is
+    the product of the two :func:`interp_matrix` matrices (formed in
+    float64): the same result up to rounding, without the ``n_mid``-sized
+    intermediate (at scale 2, twice the image in every channel).
+    """
+    first = _interp_matrix_cpu(int(n_in), int(n_mid), True).double()
+    second = _interp_matrix_cpu(int(n_mid), int(n_out), False).double()
+    return (second @ first).to(device=device, dtype=dtype)

@@ -60,3 +60,43 @@ def test_fp32_under_autocast():
     assert out.dtype == torch.float32
     torch.testing.assert_close(
         out, F.interpolate(x, (10, 10), mode='bilinear', align_corners=True))
+
+
+@pytest.mark.parametrize('n_in,n_mid,n_out', [(7, 13, 13), (12, 94, 47),
+                                              (5, 20, 31), (24, 188, 375)])
+def test_resize_chain_matrix_equals_two_interpolations(n_in, n_mid, n_out):
+    """One (n_out, n_in) matrix = align_corners=True to n_mid, then
+    align_corners=False to n_out, along both axes."""
+    from mmseam.models.utils import resize_chain_matrix
+    g = torch.Generator().manual_seed(n_in * 100 + n_out)
+    # fp32 as in SEAM (the matrices use fp32 source coordinates, as
+    # PyTorch's fp32 kernels do)
+    x = torch.randn(2, 3, n_in, n_in + 1, generator=g)
+    ref = F.interpolate(
+        F.interpolate(x, (n_mid, n_mid + 2), mode='bilinear',
+                      align_corners=True),
+        (n_out, n_out + 3), mode='bilinear', align_corners=False)
+    m_h = resize_chain_matrix(n_in, n_mid, n_out, torch.device('cpu'))
+    m_w = resize_chain_matrix(n_in + 1, n_mid + 2, n_out + 3,
+                              torch.device('cpu'))
+    assert m_h.shape == (n_out, n_in)
+    torch.testing.assert_close(m_h.sum(1), torch.ones(n_out))
+    torch.testing.assert_close(m_h @ x @ m_w.t(), ref, rtol=0, atol=1e-5)
+
+
+def test_multiscale_flip_sum_as_matrix_products():
+    """SEAM._to_image (chained resize, flipped copies summed by the mirrored
+    width matrix) = resize to the input, resize to the image, flip back,
+    add: the official order of operations."""
+    from mmseam.models.segmentors.seam import SEAM
+    g = torch.Generator().manual_seed(3)
+    n, size, out_size = 2, (30, 41), (20, 27)
+    out = torch.randn(2 * n, 4, 4, 6, generator=g)
+    total = torch.randn(n, 4, *out_size, generator=g)
+    got = SEAM._to_image(out, size, out_size, n, True, total)
+    up = F.interpolate(out, size, mode='bilinear', align_corners=True)
+    up = F.interpolate(up, out_size, mode='bilinear', align_corners=False)
+    ref = total + up[:n] + up[n:].flip(-1)
+    torch.testing.assert_close(got, ref, rtol=0, atol=2e-5)
+    no_flip = SEAM._to_image(out[:n], size, out_size, n, False, None)
+    torch.testing.assert_close(no_flip, up[:n], rtol=0, atol=2e-5)
