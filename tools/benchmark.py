@@ -89,6 +89,7 @@ import argparse
 import contextlib
 import copy
 import gc
+import itertools
 import json
 import logging
 import os
@@ -99,7 +100,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -506,6 +507,14 @@ def official_train_step_fn(cfg: Config, args, device: torch.device):
         channels_last=False, optim_wrapper=type(optimizer).__name__)
 
 
+def cycle_sizes(size, k: int) -> List[Tuple[int, int]]:
+    """``k`` image sizes for ``--size-cycle``: ``size`` and ``k - 1`` others
+    with the same width and heights 16, 32, ... pixels smaller (VOC's
+    images are mostly 500 wide with varying heights)."""
+    h, w = size
+    return [(max(h - 16 * i, 16), w) for i in range(k)]
+
+
 def infer_step_fn(cfg: Config, args, device: torch.device,
                   amp: Optional[str]):
     """``multiscale_cam`` x flip + normalisation on one batch of images."""
@@ -515,20 +524,24 @@ def infer_step_fn(cfg: Config, args, device: torch.device,
     if amp:
         model.test_cfg['amp_dtype'] = amp
     used_amp = model.test_cfg.get('amp_dtype')
-    h, w = args.img_size
     n = args.batch
     g = torch.Generator().manual_seed(args.seed)
-    img = torch.randn(n, 3, h, w, generator=g).to(device)
+    imgs = [
+        torch.randn(n, 3, h, w, generator=g).to(device)
+        for h, w in cycle_sizes(args.img_size, args.size_cycle)
+    ]
     labels = make_labels(n, model.num_classes - 1, args.seed).to(device)
     source = model.test_cfg['cam_source']
+    count = itertools.count()
 
     @torch.no_grad()
     def step():
+        img = imgs[next(count) % len(imgs)]
         raw = model.multiscale_cam(
             img,
             scales=args.scales,
             flip=not args.no_flip,
-            out_size=(h, w),
+            out_size=img.shape[-2:],
             source=source)
         cam = model.normalize_cam(raw) * labels[:, :, None, None]
         cam.cpu()
@@ -737,6 +750,10 @@ def _record(what: str, mode: str, res: dict, images: int, args,
         batch=args.batch,
         crop=args.crop if what == 'train' else None,
         img_size=list(args.img_size) if what != 'train' else None)
+    if what == 'infer' and args.size_cycle > 1:
+        rec['img_sizes'] = [
+            list(hw) for hw in cycle_sizes(args.img_size, args.size_cycle)
+        ]
     rec.setdefault('amp', None)
     rec.setdefault('channels_last', False)
     rec.update(info)
@@ -976,6 +993,14 @@ def parse_args(argv=None):
         metavar=('H', 'W'),
         help='image size for infer / crf / rw (default 375 500)')
     p.add_argument(
+        '--size-cycle',
+        type=int,
+        default=1,
+        metavar='K',
+        help='infer: cycle through K image sizes, one a step (--img-size '
+        'and heights 16, 32, ... smaller), as a split of mixed sizes does; '
+        'use --warmup >= K so every size is seen before timing (default 1)')
+    p.add_argument(
         '--scales', type=float, nargs='+', default=[0.5, 1.0, 1.5, 2.0])
     p.add_argument('--no-flip', action='store_true')
     p.add_argument(
@@ -1048,7 +1073,7 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = p.parse_args(argv)
     for name in ('iters', 'warmup', 'batch', 'crop', 'classes', 'rounds',
-                 'num_images', 'profile'):
+                 'num_images', 'profile', 'size_cycle'):
         value = getattr(args, name)
         if value is not None and value < (
                 0 if name in ('warmup', 'profile') else 1):

@@ -119,6 +119,18 @@ def test_other_modes(capsys, what, extra):
     assert rec['crop'] is None and rec['img_size'] == [24, 32]
 
 
+def test_infer_size_cycle(capsys):
+    """--size-cycle K: one of K sizes a step (same width, heights 16 px
+    apart), listed in the record."""
+    assert tool.cycle_sizes((375, 500), 3) == [(375, 500), (359, 500),
+                                               (343, 500)]
+    (rec, ) = run(capsys, '--what', 'infer', '--img-size', '48', '32',
+                  '--scales', '1.0', '--size-cycle', '2', *TINY)
+    check_result(rec, 'infer', 'config', 1)
+    assert rec['img_size'] == [48, 32]
+    assert rec['img_sizes'] == [[48, 32], [32, 32]]
+
+
 def check_ratio(rec, what, a, b):
     assert rec['what'] == what and rec['ratio'] == f'{a["mode"]}/{b["mode"]}'
     assert rec['img_per_s_ratio'] == pytest.approx(a['img_per_s'] /
