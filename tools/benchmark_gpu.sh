@@ -11,7 +11,9 @@
 # work_dirs/benchmark_gpu.jsonl). About 9 minutes on an H100 with 16
 # cores (torch.compile of the fast modes takes 1-2 minutes per workload);
 # the crf and pseudo workloads need pydensecrf. WORKLOADS picks a subset
-# (default: "train train_loss infer infer4 infer_cg rw crf pseudo"). Nothing is
+# (default: "train train_loss infer infer4 infer_cg infer_dcg infer_dcg_cycle
+# rw crf pseudo"; session 5's run 5 was "train infer_dcg train_loss
+# infer_dcg_cycle infer_cg infer4_dcg"). Nothing is
 # downloaded (random weights). PYTHON overrides the interpreter,
 # CONFIG the SEAM config (default: the bf16 fast config; --compare-strict
 # derives the strict fp32 mode from it).
@@ -25,7 +27,7 @@ mkdir -p "$(dirname "$OUT")"
 command -v nvidia-smi >/dev/null && nvidia-smi -L || true
 "$PYTHON" -c 'import torch; assert torch.cuda.is_available(), "no CUDA device"; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))'
 
-WORKLOADS=${WORKLOADS:-train train_loss infer infer4 infer_cg rw crf pseudo}
+WORKLOADS=${WORKLOADS:-train train_loss infer infer4 infer_cg infer_dcg infer_dcg_cycle rw crf pseudo}
 want() { [[ " $WORKLOADS " == *" $1 "* ]]; }
 
 bench() {
@@ -51,6 +53,23 @@ want infer_cg && bench --what infer --batch 1 --img-size 375 500 \
     model.test_cfg.compile_cfg.dynamic=False \
     model.test_cfg.compile_cfg.mode=reduce-overhead \
     model.test_cfg.compile_cfg.options=None
+# dynamic shapes + CUDA graphs (one graph recorded per input size): the
+# config with test_cfg.compile_cfg.options += triton.cudagraphs (dotted
+# option names cannot go through --cfg-options, hence a derived config)
+DCG=$(mktemp --suffix=.py)
+cat > "$DCG" <<PY
+_base_ = ['$(realpath "$CONFIG")']
+model = dict(test_cfg=dict(compile_cfg=dict(_delete_=True, options={
+    'triton.coalesce_tiling_analysis': False, 'triton.cudagraphs': True})))
+PY
+want infer_dcg && CONFIG=$DCG bench --compare-strict --what infer --batch 1 \
+    --img-size 375 500 --iters 20 --warmup 5 --device cuda
+# the same over six VOC-like image sizes (heights 375 to 295), one a step
+want infer_dcg_cycle && CONFIG=$DCG bench --what infer --batch 1 \
+    --img-size 375 500 --iters 18 --warmup 8 --size-cycle 6 --device cuda
+# 4 same-size images a batch with dynamic shapes + CUDA graphs
+want infer4_dcg && CONFIG=$DCG bench --what infer --batch 4 \
+    --img-size 375 500 --iters 8 --warmup 4 --device cuda
 # random walk (SEAM alpha 6, beta 8, logt 6) from AffinityNet-sized features
 want rw && bench --compare-strict --what rw --img-size 375 500 --iters 10 \
     --warmup 2 --device cuda
