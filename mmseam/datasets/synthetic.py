@@ -349,7 +349,8 @@ def render_sample(rng: np.random.Generator,
                   body_saturation: Tuple[float, float] = (0.25, 0.55),
                   object_radius: Tuple[float, float] = (0.22, 0.32),
                   distractor_radius: Tuple[float, float] = (0.08, 0.16),
-                  body_class_bias: float = 0.0
+                  body_class_bias: float = 0.0,
+                  mark_prob: float = 1.0
                   ) -> Tuple[np.ndarray, np.ndarray, List[dict]]:
     """Render one synthetic image with its mask and objects.
 
@@ -389,13 +390,21 @@ def render_sample(rng: np.random.Generator,
             their most discriminative part; distractors stay random (and
             may look class-typical by chance). 0 (default) draws every look
             independently of the class (format version 2 byte for byte).
+        mark_prob (float): Probability that an object shows its class mark.
+            Below 1, some objects are seen without their most
+            discriminative part (turned away, occluded, out of frame, as
+            real objects often are), so a classifier also has to learn the
+            weaker cue of their class-typical bodies
+            (``body_class_bias``). 1 (default) marks every object (format
+            version 2 byte for byte).
 
     Returns:
         tuple: ``img`` (S, S, 3) uint8 RGB, ``mask`` (S, S) uint8 class
         indices (255 = ignore band) and a list of objects, each
         ``dict(label=int, name=str, bbox=(xmin, ymin, xmax, ymax),
         mark_box=(xmin, ymin, xmax, ymax))`` (1-based inclusive VOC
-        coordinates of the visible body and of its class mark).
+        coordinates of the visible body and of its class mark; ``mark_box``
+        is None for an object shown without its mark).
     """
     if mark_colors not in ('class', 'contrast'):
         raise ValueError(f"mark_colors={mark_colors!r}; use 'class' or "
@@ -419,6 +428,9 @@ def render_sample(rng: np.random.Generator,
     if not 0.0 <= body_class_bias <= 1.0:
         raise ValueError(f'body_class_bias={body_class_bias} must lie in '
                          '[0, 1].')
+    if not 0.0 <= mark_prob <= 1.0:
+        raise ValueError(f'mark_prob={mark_prob} must lie in [0, 1].')
+    hidden_marks = set()  # indices of objects drawn without their mark
     for body_no, label in enumerate(kinds[i] for i in order):
         prefer = None
         if body_class_bias > 0 and label > 0 and \
@@ -454,6 +466,8 @@ def render_sample(rng: np.random.Generator,
                     continue
                 body.glyph = (SYNTHETIC_CLASSES[label], spot[0], spot[1],
                               gsize)
+                if mark_prob < 1.0 and rng.uniform() >= mark_prob:
+                    hidden_marks.add(len(bodies))
             elif rng.uniform() < decoy_prob:
                 spot = _glyph_spot(rng, body, size, gsize, 0)
                 if spot is not None:
@@ -463,7 +477,7 @@ def render_sample(rng: np.random.Generator,
             bodies.append(body)
             top[full] = idx
             _paint_body(canvas, body)
-            if body.glyph is not None:
+            if body.glyph is not None and idx not in hidden_marks:
                 ink_level = rng.uniform(0, 40) if look['value'] > 0.55 \
                     else rng.uniform(215, 255)
                 ink = np.clip(ink_level + rng.uniform(-10, 10, size=3), 0, 255)
@@ -482,7 +496,7 @@ def render_sample(rng: np.random.Generator,
                              decoy_prob, noise_std, ignore_band,
                              distinct_hues, background_saturation,
                              mark_colors, body_saturation, object_radius,
-                             distractor_radius, body_class_bias)
+                             distractor_radius, body_class_bias, mark_prob)
 
     labels = np.zeros(len(bodies) + 1, dtype=np.uint8)
     for idx, body in enumerate(bodies):
@@ -499,7 +513,8 @@ def render_sample(rng: np.random.Generator,
                 name=SYNTHETIC_CLASSES[label],
                 bbox=(int(xs.min()) + 1, int(ys.min()) + 1, int(xs.max()) + 1,
                       int(ys.max()) + 1),
-                mark_box=(gx + 1, gy + 1, gx + gsize, gy + gsize)))
+                mark_box=None if idx in hidden_marks else
+                (gx + 1, gy + 1, gx + gsize, gy + gsize)))
     if ignore_band > 0:
         win = 2 * ignore_band + 1
         band = ndimage.maximum_filter(mask, size=win) != \
@@ -587,7 +602,8 @@ def make_synthetic_voc(out_dir: str,
             ``num_distractors``, ``decoy_prob``, ``noise_std``,
             ``ignore_band``, ``distinct_hues``, ``background_saturation``,
             ``mark_colors``, ``body_saturation``, ``object_radius``,
-            ``distractor_radius``, ``body_class_bias``); the defaults are
+            ``distractor_radius``, ``body_class_bias``, ``mark_prob``); the
+            defaults are
             its defaults. All of them are recorded in ``metainfo.json``.
 
     Returns:

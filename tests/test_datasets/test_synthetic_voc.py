@@ -348,3 +348,38 @@ def test_body_class_bias():
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     with pytest.raises(ValueError, match='body_class_bias'):
         render_sample(np.random.default_rng(0), body_class_bias=1.5)
+
+
+def _ink_pixels(img, mask, label):
+    """Pixels of object ``label`` within 40 (L2, RGB) of its class ink."""
+    from mmseam.datasets.synthetic import CLASS_MARK_COLORS
+    ink = np.asarray(CLASS_MARK_COLORS[label - 1], np.float64)
+    near = np.linalg.norm(img.astype(np.float64) - ink, axis=-1) < 40
+    return int((near & (mask == label)).sum())
+
+
+def test_mark_prob():
+    """mark_prob=0 draws objects without their class mark (no ink pixels,
+    mark_box None); 1 marks every object (version 2 byte for byte)."""
+    for i in range(4):
+        img, mask, objects = render_sample(
+            np.random.default_rng(i), image_size=128, mark_prob=0.0)
+        assert objects and all(o['mark_box'] is None for o in objects)
+        for o in objects:
+            assert _ink_pixels(img, mask, o['label']) == 0
+        img, mask, objects = render_sample(
+            np.random.default_rng(i), image_size=128)
+        for o in objects:
+            assert o['mark_box'] is not None
+            assert _ink_pixels(img, mask, o['label']) > 20
+    a = render_sample(np.random.default_rng(3), image_size=96)
+    b = render_sample(np.random.default_rng(3), image_size=96, mark_prob=1.0)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    shown = [
+        o['mark_box'] is not None for i in range(30)
+        for o in render_sample(np.random.default_rng(i), image_size=96,
+                               mark_prob=0.5)[2]
+    ]
+    assert 0.25 < np.mean(shown) < 0.75
+    with pytest.raises(ValueError, match='mark_prob'):
+        render_sample(np.random.default_rng(0), mark_prob=-0.1)
