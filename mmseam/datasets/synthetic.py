@@ -376,7 +376,10 @@ def render_sample(rng: np.random.Generator,
             own saturated colour, :data:`CLASS_MARK_COLORS`; the mark's
             shape and colour both name the class) or 'contrast' (near-black
             ink on light bodies, near-white on dark ones: only the shape
-            names the class; format version 1). Defaults to 'class'.
+            names the class; format version 1) or 'body' (the second colour
+            of the body's own texture, a shade of its hue: the mark is part
+            of the body in colour, as a face is part of an animal, and only
+            its shape names the class). Defaults to 'class'.
         body_saturation (tuple[float, float]): Range of the bodies'
             saturation. Defaults to (0.25, 0.55).
         object_radius (tuple[float, float]): Range of an object's radius, a
@@ -406,9 +409,9 @@ def render_sample(rng: np.random.Generator,
         coordinates of the visible body and of its class mark; ``mark_box``
         is None for an object shown without its mark).
     """
-    if mark_colors not in ('class', 'contrast'):
-        raise ValueError(f"mark_colors={mark_colors!r}; use 'class' or "
-                         "'contrast'.")
+    if mark_colors not in ('class', 'contrast', 'body'):
+        raise ValueError(f"mark_colors={mark_colors!r}; use 'class', "
+                         "'contrast' or 'body'.")
     size = int(image_size)
     num_classes = len(SYNTHETIC_CLASSES) - 1
     n_obj = int(rng.integers(num_objects[0], num_objects[1] + 1))
@@ -483,6 +486,8 @@ def render_sample(rng: np.random.Generator,
                 ink = np.clip(ink_level + rng.uniform(-10, 10, size=3), 0, 255)
                 if label > 0 and mark_colors == 'class':
                     ink = np.asarray(CLASS_MARK_COLORS[label - 1], np.float64)
+                elif label > 0 and mark_colors == 'body':
+                    ink = np.asarray(look['second'], np.float64)
                 gmask = _paint_glyph(canvas, body.glyph, ink)
                 if label > 0:
                     protected |= ndimage.binary_dilation(gmask, iterations=3)

@@ -383,3 +383,36 @@ def test_mark_prob():
     assert 0.25 < np.mean(shown) < 0.75
     with pytest.raises(ValueError, match='mark_prob'):
         render_sample(np.random.default_rng(0), mark_prob=-0.1)
+
+
+def test_mark_colors_body(monkeypatch):
+    """mark_colors='body': each class mark is inked in the second colour of
+    its own body's texture (a shade of the body's hue)."""
+    from mmseam.datasets import synthetic
+    looks, inks = [], []
+    real_look, real_glyph = synthetic._sample_look, synthetic._paint_glyph
+
+    def spy_look(*args, **kwargs):
+        look = real_look(*args, **kwargs)
+        looks.append(look)
+        return look
+
+    def spy_glyph(canvas, glyph, ink):
+        inks.append((glyph[0], np.array(ink, np.float64)))
+        return real_glyph(canvas, glyph, ink)
+
+    monkeypatch.setattr(synthetic, '_sample_look', spy_look)
+    monkeypatch.setattr(synthetic, '_paint_glyph', spy_glyph)
+    for i in range(3):
+        looks.clear()
+        inks.clear()
+        _, _, objects = render_sample(
+            np.random.default_rng(i), image_size=128, mark_colors='body')
+        seconds = [lk['second'] for lk in looks]
+        class_inks = [ink for name, ink in inks
+                      if name in synthetic.SYNTHETIC_CLASSES]
+        assert len(class_inks) == len(objects) > 0
+        for ink in class_inks:
+            assert any(np.array_equal(ink, sec) for sec in seconds)
+    with pytest.raises(ValueError, match="'body'"):
+        render_sample(np.random.default_rng(0), mark_colors='ink')
