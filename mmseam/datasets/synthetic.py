@@ -608,8 +608,8 @@ def make_synthetic_voc(out_dir: str,
             ``ignore_band``, ``distinct_hues``, ``background_saturation``,
             ``mark_colors``, ``body_saturation``, ``object_radius``,
             ``distractor_radius``, ``body_class_bias``, ``mark_prob``); the
-            defaults are
-            its defaults. All of them are recorded in ``metainfo.json``.
+            defaults are its defaults. All of them are recorded in
+            ``metainfo.json``.
 
     Returns:
         dict: Summary with ``out_dir``, ``seed``, ``image_size``,
