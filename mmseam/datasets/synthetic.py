@@ -350,7 +350,8 @@ def render_sample(rng: np.random.Generator,
                   object_radius: Tuple[float, float] = (0.22, 0.32),
                   distractor_radius: Tuple[float, float] = (0.08, 0.16),
                   body_class_bias: float = 0.0,
-                  mark_prob: float = 1.0
+                  mark_prob: float = 1.0,
+                  mark_size: Tuple[float, float] = _GLYPH_SIZE
                   ) -> Tuple[np.ndarray, np.ndarray, List[dict]]:
     """Render one synthetic image with its mask and objects.
 
@@ -400,6 +401,8 @@ def render_sample(rng: np.random.Generator,
             weaker cue of their class-typical bodies
             (``body_class_bias``). 1 (default) marks every object (format
             version 2 byte for byte).
+        mark_size (tuple[float, float]): Range of a mark's side, a fraction
+            of the image size. Defaults to (0.085, 0.1).
 
     Returns:
         tuple: ``img`` (S, S, 3) uint8 RGB, ``mask`` (S, S) uint8 class
@@ -442,7 +445,7 @@ def render_sample(rng: np.random.Generator,
         look = _sample_look(
             rng, None if hue_bins is None else int(hue_bins[body_no % 8]),
             body_saturation, prefer)
-        gsize = int(round(size * rng.uniform(*_GLYPH_SIZE)))
+        gsize = int(round(size * rng.uniform(*mark_size)))
         for _ in range(40):
             if label > 0:
                 radius = size * rng.uniform(*object_radius)
@@ -501,7 +504,8 @@ def render_sample(rng: np.random.Generator,
                              decoy_prob, noise_std, ignore_band,
                              distinct_hues, background_saturation,
                              mark_colors, body_saturation, object_radius,
-                             distractor_radius, body_class_bias, mark_prob)
+                             distractor_radius, body_class_bias, mark_prob,
+                             mark_size)
 
     labels = np.zeros(len(bodies) + 1, dtype=np.uint8)
     for idx, body in enumerate(bodies):
@@ -607,9 +611,9 @@ def make_synthetic_voc(out_dir: str,
             ``num_distractors``, ``decoy_prob``, ``noise_std``,
             ``ignore_band``, ``distinct_hues``, ``background_saturation``,
             ``mark_colors``, ``body_saturation``, ``object_radius``,
-            ``distractor_radius``, ``body_class_bias``, ``mark_prob``); the
-            defaults are its defaults. All of them are recorded in
-            ``metainfo.json``.
+            ``distractor_radius``, ``body_class_bias``, ``mark_prob``,
+            ``mark_size``); the defaults are its defaults. All of them are
+            recorded in ``metainfo.json``.
 
     Returns:
         dict: Summary with ``out_dir``, ``seed``, ``image_size``,

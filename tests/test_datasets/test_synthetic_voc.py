@@ -416,3 +416,17 @@ def test_mark_colors_body(monkeypatch):
             assert any(np.array_equal(ink, sec) for sec in seconds)
     with pytest.raises(ValueError, match="'body'"):
         render_sample(np.random.default_rng(0), mark_colors='ink')
+
+
+def test_mark_size():
+    """mark_size sets the marks' side range; the default is version 2."""
+    sides = []
+    for i in range(6):
+        _, _, objects = render_sample(
+            np.random.default_rng(i), image_size=200, mark_size=(0.2, 0.2))
+        sides += [o['mark_box'][2] - o['mark_box'][0] + 1 for o in objects]
+    assert sides and set(sides) == {40}
+    a = render_sample(np.random.default_rng(3), image_size=96)
+    b = render_sample(np.random.default_rng(3), image_size=96,
+                      mark_size=(0.085, 0.1))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
