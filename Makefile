@@ -9,6 +9,10 @@ DEMO_DIR ?= work_dirs/demo
 .PHONY: install test demo clean-demo
 
 install: $(STAMP)
+	@# the stamp cannot see a package removed since: re-link mmseam if it
+	@# is not importable from outside the repository
+	@cd / && $(PYTHON) -c "import mmseam" 2>/dev/null || \
+		$(PIP) install --no-build-isolation --no-deps -e "$(CURDIR)"
 
 # Re-runs only when setup.py or a requirements file changes (a second
 # `make install` is instant).
