@@ -17,7 +17,8 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from ..utils.cam_ops import max_norm, max_onehot
-from ..utils.resize import bilinear_resize, resize_chain_matrix
+from ..utils.resize import (autocast_off, bilinear_resize,
+                            resize_chain_matrix)
 
 # torch.compile'd functions, one per (function, compile_cfg). They take the
 # module as an argument and are kept here rather than on the module, so a
@@ -502,10 +503,7 @@ class SEAM(BaseSegmentor):
         if flip:
             out = torch.cat([out[:n], out[n:]], dim=-1)
             m_w = torch.cat([m_w, m_w.flip(0)], dim=1)
-        dev = out.device.type
-        off = dev in ('cpu', 'cuda') and torch.is_autocast_enabled(dev)
-        with torch.autocast(dev, enabled=False) if off else \
-                contextlib.nullcontext():
+        with autocast_off(out):
             out = torch.matmul(m_h, torch.matmul(out, m_w.t()))
         return out if total is None else total + out
 

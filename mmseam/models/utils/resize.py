@@ -17,7 +17,9 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-__all__ = ['bilinear_resize', 'interp_matrix', 'resize_chain_matrix']
+__all__ = [
+    'autocast_off', 'bilinear_resize', 'interp_matrix', 'resize_chain_matrix'
+]
 
 
 @lru_cache(maxsize=64)
@@ -81,10 +83,17 @@ def bilinear_resize(x: Tensor, size: Tuple[int, int],
     out_h, out_w = (int(s) for s in size)
     a_h = interp_matrix(h, out_h, align_corners, x.device, x.dtype)
     a_w = interp_matrix(w, out_w, align_corners, x.device, x.dtype)
+    with autocast_off(x):
+        return torch.matmul(a_h, torch.matmul(x, a_w.t()))
+
+
+def autocast_off(x: Tensor):
+    """A context without autocast on ``x``'s device type (a null context
+    when autocast is not active there), for resize products that must stay
+    in ``x``'s dtype."""
     dev = x.device.type
     off = dev in ('cpu', 'cuda') and torch.is_autocast_enabled(dev)
-    with torch.autocast(dev, enabled=False) if off else nullcontext():
-        return torch.matmul(a_h, torch.matmul(x, a_w.t()))
+    return torch.autocast(dev, enabled=False) if off else nullcontext()
 
 
 @lru_cache(maxsize=64)
