@@ -430,19 +430,7 @@ def test_compiled_network_equals_eager():
     assert list(comp.state_dict()) == list(ref.state_dict())
     comp.load_state_dict(ref.state_dict())
     x = torch.randn(2, 3, 32, 32)
-    want = ref.loss(x, samples(LABELS))
-    got = comp.loss(x, samples(LABELS))
-    for k in want:
-        torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=1e-6)
-    sum(want.values()).backward()
-    sum(got.values()).backward()
-    for (name, p_ref), p_comp in zip(ref.named_parameters(),
-                                     comp.parameters()):
-        if p_ref.grad is None:
-            assert p_comp.grad is None, name
-        else:
-            torch.testing.assert_close(
-                p_comp.grad, p_ref.grad, rtol=1e-4, atol=1e-6, msg=name)
+    _assert_same_losses_and_grads(ref, comp, x, none_grads_match=True)
 
     # eval mode: the test-time compile_cfg, two sizes and flips
     ref.eval()
@@ -465,6 +453,31 @@ def test_compiled_network_equals_eager():
     torch.testing.assert_close(doubled, 2 * single)
 
 
+def _assert_same_losses_and_grads(ref, comp, x, none_grads_match=False,
+                                  backend=None):
+    """``comp.loss`` equals ``ref.loss`` on ``x`` in values and parameter
+    gradients; with ``backend``, the loss call traced exactly one graph;
+    with ``none_grads_match``, parameters without a gradient in ``ref``
+    have none in ``comp`` either."""
+    want = ref.loss(x, samples(LABELS))
+    got = comp.loss(x, samples(LABELS))
+    if backend is not None:
+        assert backend.graphs == 1  # one graph: the network is not compiled
+        assert set(got) == set(want)  # apart from the losses
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=1e-6)
+    sum(want.values()).backward()
+    sum(got.values()).backward()
+    for (name, p_ref), p_comp in zip(ref.named_parameters(),
+                                     comp.parameters()):
+        if p_ref.grad is None:
+            if none_grads_match:
+                assert p_comp.grad is None, name
+        else:
+            torch.testing.assert_close(
+                p_comp.grad, p_ref.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
 def test_compile_scope_loss_equals_eager():
     """compile_scope='loss' traces both Siamese passes and all losses as one
     graph (fullgraph=True: no graph break) with the eager values."""
@@ -479,16 +492,4 @@ def test_compile_scope_loss_equals_eager():
         compile_scope='loss')
     comp.load_state_dict(ref.state_dict())
     x = torch.randn(2, 3, 32, 32)
-    want = ref.loss(x, samples(LABELS))
-    got = comp.loss(x, samples(LABELS))
-    assert backend.graphs == 1  # one graph: the network is not compiled
-    assert set(got) == set(want)  # apart from the losses
-    for k in want:
-        torch.testing.assert_close(got[k], want[k], rtol=1e-5, atol=1e-6)
-    sum(want.values()).backward()
-    sum(got.values()).backward()
-    for (name, p_ref), p_comp in zip(ref.named_parameters(),
-                                     comp.parameters()):
-        if p_ref.grad is not None:
-            torch.testing.assert_close(
-                p_comp.grad, p_ref.grad, rtol=1e-4, atol=1e-6, msg=name)
+    _assert_same_losses_and_grads(ref, comp, x, backend=backend)
