@@ -6,6 +6,8 @@ scalar tensor multiplied by ``loss_weight`` and expose ``loss_name`` (the key
 under which the segmentor logs them). None of them synchronises with the
 device (no ``.item()``, no boolean-mask indexing).
 """
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -178,25 +180,48 @@ class EquivariantCrossRegLoss(_SEAMLoss):
     """Equivariant cross regularisation (ECR) with top-k OHEM.
 
     For every sample, flatten ``|pred - target|`` over (C, H, W), keep the
-    ``k = int(C * H * W * topk_ratio)`` largest values and average them;
-    then average over the batch (the official ``torch.mean(torch.topk(...))``
-    over N x k). In SEAM ``pred`` is the max-normalised PCM output of one
-    view and ``target`` the detached, max-only CAM of the other view.
+    ``k = min(int(topk_channels * H * W * topk_ratio), C * H * W)`` largest
+    values and average them (divide by ``k``); then average over the batch
+    (the official ``torch.mean(torch.topk(...))`` over N x k). In SEAM
+    ``pred`` is the max-normalised PCM output of one view and ``target`` the
+    detached, max-only CAM of the other view.
+
+    ``topk_channels`` is the channel count ``k`` is computed from. The
+    official code hard-codes VOC's 21 (``int(21 * hs * ws * 0.2)``); with
+    ``None`` (default) it is the input's ``C``, which is the same on VOC. On
+    VOC most channels are absent classes (zero on both sides), so the top 20
+    % of 21 x H x W entries hold every entry of the 2-4 present channels and
+    the OHEM hardly selects; on a data set with few classes the top 20 % of
+    ``C`` x H x W would keep only the hardest part of the present channels,
+    a much stronger mining. ``topk_channels=21`` keeps the official ``k``
+    (and so the official behaviour) there; it is capped at ``C * H * W``
+    (then the loss is ``sum |pred - target| / k`` over all entries).
 
     Args:
         topk_ratio (float): Fraction of the channel-pixels kept. Defaults
             to 0.2.
+        topk_channels (int, optional): Channel count ``k`` is computed from;
+            None (default) uses the input's ``C``.
         loss_weight (float): Weight of the loss. Defaults to 1.0.
         loss_name (str): Name of the loss. Defaults to 'loss_ecr'.
     """
 
     def __init__(self,
                  topk_ratio: float = 0.2,
+                 topk_channels: Optional[int] = None,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_ecr') -> None:
         super().__init__(loss_weight, loss_name)
         self.topk_ratio = _check_ratio(topk_ratio, 'topk_ratio',
                                        'EquivariantCrossRegLoss')
+        if topk_channels is not None and (
+                isinstance(topk_channels, bool)
+                or not isinstance(topk_channels, int) or topk_channels < 1):
+            raise ValueError(
+                f'{_FILE}: EquivariantCrossRegLoss `topk_channels` must be a '
+                f'positive int or None (use the input\'s channels), got '
+                f'{topk_channels!r}.')
+        self.topk_channels = topk_channels
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         """Compute the loss.
@@ -215,6 +240,7 @@ class EquivariantCrossRegLoss(_SEAMLoss):
                 f'{tuple(pred.shape)} and target {tuple(target.shape)}; '
                 f'bring both views to the same frame first.')
         n, c, h, w = pred.shape
-        k = max(int(c * h * w * self.topk_ratio), 1)
+        channels = c if self.topk_channels is None else self.topk_channels
+        k = min(max(int(channels * h * w * self.topk_ratio), 1), c * h * w)
         diff = (pred - target).abs().reshape(n, -1)
         return self.loss_weight * torch.topk(diff, k=k, dim=-1)[0].mean()

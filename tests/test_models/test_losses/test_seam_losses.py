@@ -122,6 +122,45 @@ def test_ecr_matches_official_formula():
     assert pred.grad is not None
 
 
+def test_ecr_topk_channels_by_hand():
+    # the by-hand example above with k computed from other channel counts
+    pred = torch.tensor([[[[1., 0., 0., 0., 0.]], [[0., 0., 0.5, 0., 0.]]],
+                         [[[0., 0., 0., 0., 0.]], [[0., 0., 0., 0., 0.]]]])
+    target = torch.tensor([[[[0., 0., 0., 0., 0.3]], [[0., 0., 0., 0., 0.]]],
+                           [[[2., 0., 0., 0., 0.]], [[0., 1., 1., 1., 0.]]]])
+    # k = int(4 * 5 * 0.2) = 4: (1 + 0.5 + 0.3 + 0) / 4, (2 + 1 + 1 + 1) / 4
+    four = MODELS.build(dict(type='EquivariantCrossRegLoss', topk_channels=4))
+    assert four(pred, target).item() == pytest.approx((0.45 + 1.25) / 2)
+    # k = int(21 * 5 * 0.2) = 21 > C * H * W = 10: capped, sum / 10
+    voc = MODELS.build(dict(type='EquivariantCrossRegLoss', topk_channels=21))
+    assert voc(pred, target).item() == pytest.approx((0.18 + 0.5) / 2)
+    with pytest.raises(ValueError, match='topk_channels'):
+        MODELS.build(dict(type='EquivariantCrossRegLoss', topk_channels=0))
+    with pytest.raises(ValueError, match='topk_channels'):
+        MODELS.build(
+            dict(type='EquivariantCrossRegLoss', topk_channels=21.0))
+
+
+def test_ecr_topk_channels_21_is_the_official_code_on_six_channels():
+    # the official line, literally, on a 6-channel (5 classes + bg) input:
+    # k = int(21 * hs * ws * 0.2) of the 6 * hs * ws entries
+    torch.manual_seed(0)
+    pred = torch.rand(3, 6, 5, 7)
+    target = torch.rand(3, 6, 5, 7)
+    ns, _, hs, ws = pred.shape
+    ref = torch.mean(
+        torch.topk(
+            torch.abs(target - pred).view(ns, -1),
+            k=int(21 * hs * ws * 0.2),
+            dim=-1)[0])
+    loss = MODELS.build(
+        dict(type='EquivariantCrossRegLoss', topk_channels=21))(pred, target)
+    torch.testing.assert_close(loss, ref)
+    default = MODELS.build(dict(type='EquivariantCrossRegLoss'))(pred,
+                                                                 target)
+    assert default.item() > loss.item()  # fewer, larger entries kept
+
+
 def test_invalid_ratios():
     with pytest.raises(ValueError, match='ratio'):
         MODELS.build(dict(type='MinPoolLoss', ratio=0))
