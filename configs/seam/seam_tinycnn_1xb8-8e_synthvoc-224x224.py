@@ -1,10 +1,13 @@
 # SEAM on the synthetic data set (CPU demo, `make demo`): the official loss
-# recipe (spec 1.3: PCM, min-pool, ER and ECR with all weights 1, rescale 0.3,
+# recipe (spec 1.3: PCM, min-pool, ER and ECR with all weights 1,
 # new layers at 10x the backbone's learning rate) on TinyConvNet, started from
 # the synthetic pretraining run (cls_tinycnn_1xb16-15e_synthvoc-224x224.py),
 # the stand-in for ImageNet weights. Two departures from the ResNet38 recipe,
 # both needed to train from a small from-scratch backbone in minutes: Adam
-# (lr 3e-4, constant) instead of SGD-poly, and trainable BatchNorm.
+# (lr 3e-4, constant) instead of SGD-poly, and trainable BatchNorm. Two
+# settings keep the official geometry on 224 px crops (base model config):
+# rescale x0.6 (view 2 at 134 px, as x0.3 of 448) and the ECR's top-k
+# counted over 21 channels, as the official code does.
 # Train the pretraining config first, then e.g.
 #   python tools/train.py configs/seam/seam_tinycnn_1xb8-8e_synthvoc-224x224.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=PRETRAIN.pth
