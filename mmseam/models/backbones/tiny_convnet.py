@@ -23,8 +23,13 @@ __all__ = ['TinyConvNet']
 class TinyConvNet(BaseModule):
     """Plain stack of 3x3 conv-BN-ReLU blocks (default output stride 8).
 
-    Block ``i`` is ``Conv2d(c_{i-1}, c_i, 3, stride_i, padding 1, no bias)
-    -> norm -> ReLU`` with ``c_{-1} = in_channels``.
+    Block ``i`` is ``Conv2d(c_{i-1}, c_i, 3, stride_i, padding d_i,
+    dilation d_i, no bias) -> norm -> ReLU`` with ``c_{-1} = in_channels``.
+    The receptive field of the last block is ``1 + sum_i 2 d_i j_i`` pixels,
+    ``j_i`` the product of the strides before block ``i``: 43 px for the
+    default six blocks, 123 px with two more blocks of dilation 2 and 3 at
+    stride 8 (the synthetic configs: ResNet38's field covers whole objects,
+    and a CAM can only spread as far as its field reaches).
 
     Args:
         in_channels (int): Input channels. Defaults to 3.
@@ -32,6 +37,9 @@ class TinyConvNet(BaseModule):
             Defaults to ``(32, 32, 64, 64, 128, 128)``.
         strides (Sequence[int]): Stride of each block (their product is the
             output stride). Defaults to ``(2, 1, 2, 1, 2, 1)``.
+        dilations (Sequence[int], optional): Dilation of each block (use
+            co-prime values such as 2, 3 for consecutive dilated blocks to
+            avoid gridding). Defaults to None (all 1).
         out_indices (Sequence[int]): Blocks whose outputs are returned.
             Defaults to all six.
         norm_cfg (dict): Norm layer config. Defaults to ``dict(type='BN')``.
@@ -53,6 +61,7 @@ class TinyConvNet(BaseModule):
                  in_channels: int = 3,
                  channels: Sequence[int] = (32, 32, 64, 64, 128, 128),
                  strides: Sequence[int] = (2, 1, 2, 1, 2, 1),
+                 dilations: Optional[Sequence[int]] = None,
                  out_indices: Sequence[int] = (0, 1, 2, 3, 4, 5),
                  norm_cfg: Dict = dict(type='BN'),
                  norm_eval: bool = False,
@@ -62,6 +71,13 @@ class TinyConvNet(BaseModule):
             raise ValueError(
                 f'channels {tuple(channels)} and strides {tuple(strides)} '
                 'must have the same length (one entry per block).')
+        if dilations is None:
+            dilations = (1, ) * len(channels)
+        if len(dilations) != len(channels) or min(dilations) < 1:
+            raise ValueError(
+                f'dilations {tuple(dilations)} must give one dilation >= 1 '
+                f'per block ({len(channels)} blocks, channels '
+                f'{tuple(channels)}).')
         bad = [i for i in out_indices if not 0 <= i < len(channels)]
         if bad:
             last = len(channels) - 1
@@ -72,11 +88,18 @@ class TinyConvNet(BaseModule):
         self.norm_eval = norm_eval
         blocks = []
         prev = in_channels
-        for ch, stride in zip(channels, strides):
+        for ch, stride, dil in zip(channels, strides, dilations):
             _, norm = build_norm_layer(norm_cfg, ch)
             blocks.append(
                 nn.Sequential(
-                    nn.Conv2d(prev, ch, 3, stride, 1, bias=False), norm,
+                    nn.Conv2d(
+                        prev,
+                        ch,
+                        3,
+                        stride,
+                        padding=dil,
+                        dilation=dil,
+                        bias=False), norm,
                     nn.ReLU(inplace=True)))
             prev = ch
         self.blocks = nn.ModuleList(blocks)

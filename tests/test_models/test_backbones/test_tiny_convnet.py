@@ -25,11 +25,12 @@ def test_output_shapes_and_out_indices():
     assert out.shape == (1, 8, 4, 4)  # ceil(15 / 2) = 8, ceil(8 / 2) = 4
 
 
-def test_blocks_equal_a_direct_computation():
+@pytest.mark.parametrize('dilations', [None, (1, 2)])
+def test_blocks_equal_a_direct_computation(dilations):
     torch.manual_seed(0)
     net = MODELS.build(
         dict(type='TinyConvNet', channels=(4, 6), strides=(2, 1),
-             out_indices=(0, 1))).eval()
+             dilations=dilations, out_indices=(0, 1))).eval()
     for m in net.modules():  # non-trivial BN statistics
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
@@ -39,15 +40,38 @@ def test_blocks_equal_a_direct_computation():
     x = torch.randn(2, 3, 9, 9)
     y = x
     expected = []
-    for block, stride in zip(net.blocks, (2, 1)):
+    for block, stride, dil in zip(net.blocks, (2, 1), dilations or (1, 1)):
         conv, bn = block[0], block[1]
-        y = F.conv2d(y, conv.weight, None, stride, 1)
+        y = F.conv2d(y, conv.weight, None, stride, dil, dil)
         y = (y - bn.running_mean[:, None, None]) / torch.sqrt(
             bn.running_var[:, None, None] + bn.eps)
         y = (y * bn.weight[:, None, None] + bn.bias[:, None, None]).clamp(0)
         expected.append(y)
     for got, want in zip(net(x), expected):
         torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize('extra_dilations,field', [((), 43), ((2, 3), 123)])
+def test_receptive_field_by_hand(extra_dilations, field):
+    # 1 + 2 * (1 + 2 + 2 + 4 + 4 + 8) = 43 px for the six default blocks;
+    # two more blocks at stride 8 with dilations 2 and 3 add
+    # 2 * 8 * (2 + 3) = 80 px: 123 px (the synthetic SEAM configs)
+    n = 6 + len(extra_dilations)
+    torch.manual_seed(0)
+    net = MODELS.build(
+        dict(
+            type='TinyConvNet',
+            channels=(32, 32, 64, 64, 128, 128) + (128, ) * (n - 6),
+            strides=(2, 1, 2, 1, 2, 1) + (1, ) * (n - 6),
+            dilations=(1, ) * 6 + tuple(extra_dilations),
+            out_indices=(n - 1, ))).eval()
+    x = torch.randn(1, 3, 256, 256, requires_grad=True)
+    (out, ) = net(x)
+    out[0, :, 16, 16].sum().backward()  # output cell 16 = input pixel 128
+    rows, cols = x.grad[0].abs().sum(0).nonzero().unbind(1)
+    half = field // 2
+    assert (rows.min().item(), rows.max().item()) == (128 - half, 128 + half)
+    assert (cols.min().item(), cols.max().item()) == (128 - half, 128 + half)
 
 
 def test_norm_eval_keeps_statistics_frozen():
@@ -67,3 +91,7 @@ def test_bad_arguments_are_explained():
         MODELS.build(dict(type='TinyConvNet', channels=(4, 8), strides=(2, )))
     with pytest.raises(ValueError, match=r'blocks \[6\].*0-5'):
         MODELS.build(dict(type='TinyConvNet', out_indices=(0, 6)))
+    with pytest.raises(ValueError, match='one dilation >= 1 per block'):
+        MODELS.build(dict(type='TinyConvNet', dilations=(1, 2)))
+    with pytest.raises(ValueError, match='one dilation >= 1 per block'):
+        MODELS.build(dict(type='TinyConvNet', dilations=(1, 1, 1, 1, 1, 0)))
