@@ -64,7 +64,10 @@ def test_receptive_field_by_hand(extra_dilations, field):
             channels=(32, 32, 64, 64, 128, 128) + (128, ) * (n - 6),
             strides=(2, 1, 2, 1, 2, 1) + (1, ) * (n - 6),
             dilations=(1, ) * 6 + tuple(extra_dilations),
+            residual_blocks=tuple(range(6, n)),
             out_indices=(n - 1, ))).eval()
+    for block in net.blocks[6:]:  # leave the identity start
+        block[1].weight.data.fill_(1.0)
     x = torch.randn(1, 3, 256, 256, requires_grad=True)
     (out, ) = net(x)
     out[0, :, 16, 16].sum().backward()  # output cell 16 = input pixel 128
@@ -72,6 +75,39 @@ def test_receptive_field_by_hand(extra_dilations, field):
     half = field // 2
     assert (rows.min().item(), rows.max().item()) == (128 - half, 128 + half)
     assert (cols.min().item(), cols.max().item()) == (128 - half, 128 + half)
+
+
+def test_residual_blocks_start_as_identity_and_add_their_input():
+    torch.manual_seed(0)
+    cfg = dict(
+        type='TinyConvNet',
+        channels=(4, 4, 4),
+        strides=(2, 1, 1),
+        dilations=(1, 2, 3),
+        residual_blocks=(1, 2),
+        out_indices=(0, 1, 2))
+    net = MODELS.build(cfg).eval()
+    x = torch.randn(2, 3, 16, 16)
+    a, b, c = net(x)
+    torch.testing.assert_close(b, a)  # zero-initialised norms: identity
+    torch.testing.assert_close(c, a)
+    for block in net.blocks[1:]:
+        block[1].weight.data.uniform_(0.5, 1.5)
+        block[1].bias.data.uniform_(-0.2, 0.2)
+    a, b, c = net(x)
+    want = a
+    for block, dil in zip(net.blocks[1:], (2, 3)):
+        conv, bn = block[0], block[1]
+        y = F.conv2d(want, conv.weight, None, 1, dil, dil)
+        y = F.batch_norm(y, bn.running_mean, bn.running_var, bn.weight,
+                         bn.bias, False, 0.0, bn.eps)
+        want = want + y.clamp(min=0)
+        got = b if dil == 2 else c
+        torch.testing.assert_close(got, want)
+    with pytest.raises(ValueError, match=r'blocks \[0\] cannot add'):
+        MODELS.build(dict(cfg, residual_blocks=(0, )))  # stride 2
+    with pytest.raises(ValueError, match=r'blocks \[1\] cannot add'):
+        MODELS.build(dict(cfg, channels=(4, 8, 8), residual_blocks=(1, )))
 
 
 def test_norm_eval_keeps_statistics_frozen():
