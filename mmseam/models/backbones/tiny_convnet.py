@@ -28,13 +28,14 @@ class TinyConvNet(BaseModule):
     The receptive field of the last block is ``1 + sum_i 2 d_i j_i`` pixels,
     ``j_i`` the product of the strides before block ``i``: 43 px for the
     default six blocks, 123 px with two more blocks of dilation 2 and 3 at
-    stride 8 (the synthetic configs: ResNet38's field covers whole objects,
-    and a CAM can only spread as far as its field reaches). A block listed
-    in ``residual_blocks`` computes ``x + block(x)`` instead, with its norm's
-    weight and bias zero-initialised so that it starts as the identity (the
-    zero-init residual trick): deeper stacks then train from scratch as fast
-    as the six plain blocks (a plain 8-block stack learned the synthetic
-    marks far more slowly).
+    stride 8, enough to cover a whole synthetic object as ResNet38's field
+    covers VOC objects (a CAM can only spread as far as its field reaches;
+    README, "Known gaps", has what that changed in the demo). A block listed
+    in ``residual_blocks`` computes ``x + block(x)`` instead, by default with
+    its norm's weight and bias zero-initialised so that it starts as the
+    identity (``zero_init_residual``, as in MMSegmentation's ResNet): deeper
+    stacks then train from scratch as fast as the six plain blocks (a plain
+    8-block stack learned the synthetic marks far more slowly).
 
     Args:
         in_channels (int): Input channels. Defaults to 3.
@@ -48,6 +49,8 @@ class TinyConvNet(BaseModule):
         residual_blocks (Sequence[int]): Blocks computed as
             ``x + block(x)``, starting as the identity; each must keep its
             input's channels and have stride 1. Defaults to ().
+        zero_init_residual (bool): Zero-initialise the norm of the residual
+            blocks (identity start). Defaults to True.
         out_indices (Sequence[int]): Blocks whose outputs are returned.
             Defaults to all six.
         norm_cfg (dict): Norm layer config. Defaults to ``dict(type='BN')``.
@@ -71,6 +74,7 @@ class TinyConvNet(BaseModule):
                  strides: Sequence[int] = (2, 1, 2, 1, 2, 1),
                  dilations: Optional[Sequence[int]] = None,
                  residual_blocks: Sequence[int] = (),
+                 zero_init_residual: bool = True,
                  out_indices: Sequence[int] = (0, 1, 2, 3, 4, 5),
                  norm_cfg: Dict = dict(type='BN'),
                  norm_eval: bool = False,
@@ -124,7 +128,8 @@ class TinyConvNet(BaseModule):
                         bias=False), norm,
                     nn.ReLU(inplace=True)))
             prev = ch
-            if len(blocks) - 1 in self.residual_blocks:
+            if zero_init_residual and \
+                    len(blocks) - 1 in self.residual_blocks:
                 nn.init.zeros_(norm.weight)
                 nn.init.zeros_(norm.bias)
         self.blocks = nn.ModuleList(blocks)

@@ -104,6 +104,10 @@ def test_residual_blocks_start_as_identity_and_add_their_input():
         want = want + y.clamp(min=0)
         got = b if dil == 2 else c
         torch.testing.assert_close(got, want)
+    net = MODELS.build(dict(cfg, zero_init_residual=False)).eval()
+    assert net.blocks[1][1].weight.eq(1).all()  # the norm's default init
+    a, b, _ = net(x)
+    assert (b - a).abs().max() > 0.1
     with pytest.raises(ValueError, match=r'blocks \[0\] cannot add'):
         MODELS.build(dict(cfg, residual_blocks=(0, )))  # stride 2
     with pytest.raises(ValueError, match=r'blocks \[1\] cannot add'):
