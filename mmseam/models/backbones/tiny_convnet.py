@@ -21,7 +21,7 @@ __all__ = ['TinyConvNet']
 
 @MODELS.register_module()
 class TinyConvNet(BaseModule):
-    """Plain stack of 3x3 conv-BN-ReLU blocks (default output stride 8).
+    """Stack of plain 3x3 conv-BN-ReLU blocks (default output stride 8).
 
     Block ``i`` is ``Conv2d(c_{i-1}, c_i, 3, stride_i, padding d_i,
     dilation d_i, no bias) -> norm -> ReLU`` with ``c_{-1} = in_channels``.
@@ -47,8 +47,9 @@ class TinyConvNet(BaseModule):
             co-prime values such as 2, 3 for consecutive dilated blocks to
             avoid gridding). Defaults to None (all 1).
         residual_blocks (Sequence[int]): Blocks computed as
-            ``x + block(x)``, starting as the identity; each must keep its
-            input's channels and have stride 1. Defaults to ().
+            ``x + block(x)`` (the identity at the start with
+            ``zero_init_residual``); each must keep its input's channels and
+            have stride 1. Defaults to ().
         zero_init_residual (bool): Zero-initialise the norm of the residual
             blocks (identity start). Defaults to True.
         out_indices (Sequence[int]): Blocks whose outputs are returned.
