@@ -4,7 +4,6 @@
 Paper: https://arxiv.org/abs/2004.04581
 """
 import contextlib
-import math
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -78,8 +77,7 @@ class SEAM(BaseSegmentor):
     through the same weights. With ``y`` the N x C x 1 x 1 label (background
     slot 1), ``cam_k, pcm_k`` the two outputs of view k at its input size:
 
-    - ``loss_cls``: multilabel soft margin on GAP(cam_k)[fg] (or another
-      ``cls_pool``),
+    - ``loss_cls``: multilabel soft margin on GAP(cam_k)[fg] (``cls_pool``),
       mean of views;
     - ``loss_minpool``: min-pool loss on (pcm_k * y)[fg], mean of views;
     - ``loss_er``: mean |A(maxnorm(cam_1)) y - maxnorm(cam_2) y| over fg;
@@ -102,16 +100,9 @@ class SEAM(BaseSegmentor):
         dropout_ratio (float): ``Dropout2d`` before the classifier.
             Defaults to 0.5.
         cls_pool (str): How ``loss_cls`` pools a CAM into class scores:
-            'avg' (GAP, the official SEAM), 'max' (global max pooling) or
-            'lse' (log-sum-exp, ``log(mean_hw exp(r * cam)) / r``: between
-            the mean (r -> 0) and the maximum (r -> inf)). 'lse' pretrains
-            the synthetic stand-in backbone, whose class marks cover ~1 %
-            of an image: GAP learns them slowly, and with 'max' the
-            gradient of a class reaches one pixel per image, so a class
-            whose maximum does not yet fall on its mark is often never
-            learned (README, "Known gaps"). Defaults to 'avg'.
-        lse_r (float): The sharpness ``r`` of ``cls_pool='lse'``.
-            Defaults to 1.0.
+            'avg' (GAP, the official SEAM) or 'max' (global max pooling;
+            used to pretrain the synthetic stand-in backbone, whose class
+            marks cover ~1 % of an image). Defaults to 'avg'.
         neck (dict, optional): PCM config. ``None`` disables the PCM.
         equivariant_transform (dict, optional): Transform making view 2.
             ``None`` trains a single view.
@@ -167,7 +158,6 @@ class SEAM(BaseSegmentor):
                  in_index: int = -1,
                  dropout_ratio: float = 0.5,
                  cls_pool: str = 'avg',
-                 lse_r: float = 1.0,
                  neck: OptConfigType = None,
                  equivariant_transform: OptConfigType = dict(
                      type='RescaleTransform', scale_factor=0.3),
@@ -196,13 +186,10 @@ class SEAM(BaseSegmentor):
                 f'SEAM needs num_classes >= 2 (background + at least one '
                 f'class), got {num_classes}. Set model.num_classes to '
                 f'len(dataset.metainfo["classes"]).')
-        if cls_pool not in ('avg', 'max', 'lse'):
+        if cls_pool not in ('avg', 'max'):
             raise ValueError(f"cls_pool={cls_pool!r}; use 'avg' (GAP, the "
-                             "official SEAM), 'max' or 'lse'.")
-        if not lse_r > 0:
-            raise ValueError(f'lse_r={lse_r} must be > 0.')
+                             "official SEAM) or 'max'.")
         self.cls_pool = cls_pool
-        self.lse_r = float(lse_r)
         self.num_classes = num_classes
         self.backbone = MODELS.build(backbone)
         self.in_index = in_index
@@ -356,17 +343,6 @@ class SEAM(BaseSegmentor):
         bg = labels.new_ones(labels.shape[0], 1)
         return torch.cat([bg, labels], dim=1)[:, :, None, None]
 
-    def _pool_scores(self, cam: Tensor) -> Tensor:
-        """N x (C - 1) foreground class scores of an N x C x H x W CAM,
-        pooled as ``cls_pool`` says."""
-        fg = cam[:, 1:].flatten(2)
-        if self.cls_pool == 'avg':
-            return fg.mean(-1)
-        if self.cls_pool == 'max':
-            return fg.max(-1)[0]
-        r = self.lse_r
-        return (torch.logsumexp(r * fg, dim=-1) - math.log(fg.size(-1))) / r
-
     @staticmethod
     def _set_bg_from_fg(cam: Tensor) -> Tensor:
         """Replace channel 0 with ``1 - max_{c>=1} cam_c`` (out of place)."""
@@ -408,9 +384,11 @@ class SEAM(BaseSegmentor):
         n, c = y.shape[:2]
 
         if self.loss_cls is not None:
-            # scores of all views as one (nv * N) x (C - 1) batch: the
+            # GAP scores of all views as one (nv * N) x (C - 1) batch: the
             # batch mean equals the mean over views of the per-view losses.
-            scores = torch.cat([self._pool_scores(o['cam']) for o in outs])
+            pool = F.adaptive_avg_pool2d if self.cls_pool == 'avg' else \
+                F.adaptive_max_pool2d
+            scores = torch.cat([pool(o['cam'], 1)[:, 1:, 0, 0] for o in outs])
             losses[self.loss_cls.loss_name] = self.loss_cls(
                 scores, y[:, 1:, 0, 0].repeat(nv, 1))
         if self.loss_minpool is not None:

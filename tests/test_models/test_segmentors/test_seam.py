@@ -1,6 +1,5 @@
 # Copyright (c) mmseam contributors. All rights reserved.
 import copy
-import math
 
 import pytest
 import torch
@@ -202,46 +201,6 @@ def test_cls_pool_max_scores_are_the_cam_maxima():
     assert not torch.allclose(loss, loss_avg)
     with pytest.raises(ValueError, match="cls_pool='sum'.*'avg'"):
         tiny_seam(cls_pool='sum')
-
-
-def test_cls_pool_lse_is_log_mean_exp_between_mean_and_max():
-    """cls_pool='lse': score = log(mean_hw exp(r * cam)) / r, computed here
-    pixel by pixel; it tends to the mean for small r, to the max for large r.
-    """
-    torch.manual_seed(6)
-    kw = dict(
-        neck=None,
-        equivariant_transform=None,
-        loss_minpool=None,
-        loss_er=None,
-        loss_ecr=None,
-        dropout_ratio=0.0)
-    model = tiny_seam(cls_pool='lse', lse_r=2.0, **kw).eval()
-    x = torch.randn(2, 3, 32, 32)
-    cam = model(x, mode='tensor')['cam'].double()
-    y = torch.tensor(LABELS, dtype=torch.float64)
-    scores = torch.zeros(2, cam.size(1) - 1, dtype=torch.float64)
-    for n in range(2):
-        for c in range(1, cam.size(1)):
-            vals = cam[n, c].flatten().tolist()
-            mean_exp = sum(math.exp(2.0 * v) for v in vals) / len(vals)
-            scores[n, c - 1] = math.log(mean_exp) / 2.0
-    loss = model.loss(x, samples(LABELS))['loss_cls']
-    torch.testing.assert_close(
-        loss.double(), F.multilabel_soft_margin_loss(scores, y),
-        rtol=1e-5, atol=1e-6)
-    fg = cam[:, 1:].float()
-    assert (scores.float() < fg.amax((2, 3))).all()
-    assert (scores.float() > fg.mean((2, 3))).all()
-    # (in float64: the limits subtract nearly equal logarithms)
-    model.lse_r = 1e-6
-    torch.testing.assert_close(
-        model._pool_scores(cam), cam[:, 1:].mean((2, 3)), rtol=0, atol=1e-5)
-    model.lse_r = 1e5
-    torch.testing.assert_close(
-        model._pool_scores(cam), cam[:, 1:].amax((2, 3)), rtol=0, atol=1e-3)
-    with pytest.raises(ValueError, match='lse_r=0 must be > 0'):
-        tiny_seam(cls_pool='lse', lse_r=0)
 
 
 def test_class_count_mismatch_is_explained():
