@@ -75,6 +75,12 @@ PRESETS = dict(
 )
 
 
+#: Below this image-label AP (on the label split) a class counts as not
+#: learned by the pretraining stand-in (a learned class is ranked perfectly,
+#: AP 1.00; an unlearned one stays near its frequency, ~0.3).
+PRETRAIN_MIN_AP = 0.9
+
+
 def parse_opts(opts) -> dict:
     """``['a.b=1', 'c=x']`` -> ``{'a.b': 1, 'c': 'x'}`` as --cfg-options."""
     from mmengine.config import DictAction
@@ -237,6 +243,46 @@ class Pipeline:
             ])
         return DATASETS.build(ds), c
 
+    def check_pretraining(self, cfg: str, ckpt: str) -> None:
+        """Per-class AP of the pretraining run's classifier on the label
+        split; warn about classes it has not learned.
+
+        A from-scratch classifier with max pooling can end its schedule
+        with a class still unlearned (its scores flat); the CAM baseline and
+        SEAM then start without that class and their numbers swing by
+        several points between seeds (README, "Known gaps").
+        """
+        from mmengine.registry import init_default_scope
+        from mmseg.apis import init_model
+
+        from mmseam.apis import class_average_precision, image_label_scores
+        saved = self.results.get('pretrain_ap')
+        if saved and saved.get('checkpoint') == ckpt:
+            ap = saved['per_class']
+        else:
+            init_default_scope('mmseg')
+            dataset, c = self.label_dataset(cfg)
+            model = init_model(c, ckpt, device=self.args.device)
+            scores, labels = image_label_scores(model, dataset)
+            names = self.metainfo()['classes'][1:]
+            ap = {
+                n: round(float(v), 4)
+                for n, v in zip(names, class_average_precision(
+                    scores, labels))
+            }
+            self.results['pretrain_ap'] = dict(
+                checkpoint=ckpt, pool=model.cls_pool, per_class=ap)
+            self.save_results()
+        log('pretrain: image-label AP per class on the '
+            f'{self.p["label_split"]} images: ' +
+            ', '.join(f'{n} {v:.2f}' for n, v in ap.items()))
+        weak = [n for n, v in ap.items() if v < PRETRAIN_MIN_AP]
+        if weak:
+            log(f'WARNING: the pretraining run has not learned '
+                f'{", ".join(weak)} (AP < {PRETRAIN_MIN_AP}): the CAM '
+                f'baseline and SEAM start without these classes, and their '
+                f'numbers swing between seeds (README, "Known gaps").')
+
     def infer(self, name: str, cfg: str, ckpt: str) -> str:
         import torch
         from mmengine.registry import init_default_scope
@@ -313,6 +359,7 @@ class Pipeline:
         pre_ckpt = None
         if p['pretrain']:
             pre_ckpt = self.train('pretrain', p['pretrain'], data_opts)
+            self.check_pretraining(p['pretrain'], pre_ckpt)
             init_opts = [f'model.backbone.init_cfg.checkpoint={pre_ckpt}']
 
         # 3. CAM baseline and SEAM, same backbone init and schedule

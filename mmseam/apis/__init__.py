@@ -30,3 +30,7 @@ from .visualize import (cam_heatmap, colorize_label, load_rgb,  # noqa: E402
 __all__ += [
     'cam_heatmap', 'colorize_label', 'load_rgb', 'overlay', 'save_grid'
 ]
+from .classifier_check import (class_average_precision,  # noqa: E402
+                               image_label_scores)
+
+__all__ += ['image_label_scores', 'class_average_precision']

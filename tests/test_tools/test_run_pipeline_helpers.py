@@ -1,6 +1,8 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-"""Helpers of tools/run_pipeline.py: background power and --cfg-options."""
+"""Helpers of tools/run_pipeline.py: background power, --cfg-options, the
+synthetic-set and pretraining checks."""
 import math
+import os.path as osp
 
 import pytest
 
@@ -78,3 +80,67 @@ def test_stale_synthetic_set_is_refused(tmp_path):
     pipe.check_synthetic_data({})  # --data-root: any size
     with pytest.raises(RuntimeError, match='num_train 160 != 320'):
         pipe.check_synthetic_data(dict(num_train=320))
+
+
+def test_pretraining_check_reports_per_class_ap(tmp_path, capsys,
+                                                monkeypatch):
+    """After pretraining the pipeline scores the classifier per class on the
+    label split (max pooling, as the pretraining config trains it), saves
+    the APs with the checkpoint's path, warns about unlearned classes and
+    reuses the saved numbers for the same checkpoint."""
+    import argparse
+    import json
+
+    import numpy as np
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from mmseam.apis import class_average_precision, image_label_scores
+    from mmseam.datasets.synthetic import (SYNTHETIC_METAINFO,
+                                           make_synthetic_voc)
+    from tools import run_pipeline
+    from tools.run_pipeline import PRESETS, REPO, Pipeline
+    init_default_scope('mmseg')
+    root = str(tmp_path / 'syn')
+    make_synthetic_voc(root, seed=2, num_train=6, num_val=1, image_size=64)
+    cfg_path = PRESETS['synthetic']['pretrain']
+    cfg = Config.fromfile(osp.join(REPO, cfg_path))
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    ckpt = str(tmp_path / 'pre.pth')
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=SYNTHETIC_METAINFO)), ckpt)
+    args = argparse.Namespace(
+        preset='synthetic', work_dir=str(tmp_path / 'w'), data_root=root,
+        device='cpu')
+    pipe = Pipeline(args)
+    pipe.check_pretraining(cfg_path, ckpt)
+
+    dataset, _ = pipe.label_dataset(cfg_path)
+    assert len(dataset) == 6
+    model.eval()
+    expected = class_average_precision(
+        *image_label_scores(model, dataset, pool='max'))
+    saved = json.loads((tmp_path / 'w' / 'results.json').read_text())
+    entry = saved['results']['pretrain_ap']
+    assert entry['checkpoint'] == ckpt and entry['pool'] == 'max'
+    names = ('plus', 'ring', 'triangle', 'bars', 'hourglass')
+    assert tuple(entry['per_class']) == names
+    got = np.array([entry['per_class'][n] for n in names])
+    np.testing.assert_allclose(got, expected, atol=6e-5, equal_nan=True)
+    out = capsys.readouterr().out
+    assert 'pretrain: image-label AP per class on the train images' in out
+    weak = [n for n, v in zip(names, expected) if v < 0.9]
+    assert weak  # an untrained classifier ranks some class badly
+    assert f'WARNING: the pretraining run has not learned ' \
+        f'{", ".join(weak)} (AP < 0.9)' in out
+    # the same checkpoint again: the saved numbers, no model run
+    monkeypatch.setattr(run_pipeline, 'REPO', '/nonexistent')
+    Pipeline(args).check_pretraining(cfg_path, ckpt)
+    assert ', '.join(f'{n} {v:.2f}' for n, v in entry['per_class'].items()) \
+        in capsys.readouterr().out
