@@ -50,6 +50,9 @@ PRESETS = dict(
         # data set and schedule sized for ~20 minutes on 2 CPU cores
         data=dict(num_train=320, num_val=60, image_size=224),
         epochs=dict(pretrain=15, cam=8, seam=8, affinity=3, stage2=4),
+        # the pretraining goes on, 5 epochs at a time up to 30, while a
+        # class is not learned yet (image-label AP < PRETRAIN_MIN_AP)
+        pretrain_extend=dict(step=5, max_epochs=30),
         crf_workers=2,
         infer_workers=0,
         # random-walk background power: the one matching the SEAM CAMs' best
@@ -69,6 +72,7 @@ PRESETS = dict(
         eval_split='train',  # 1,464 images with fine masks (official)
         data=None,
         epochs={},  # the configs' own schedules
+        pretrain_extend=None,
         crf_workers=8,
         infer_workers=4,
         rw_alpha=None),  # the official SEAM preset (alpha 6)
@@ -133,11 +137,14 @@ class Pipeline:
             opts.append(f'{k}.dataset.data_root={self.data_root}')
         return opts
 
-    def train(self, name: str, cfg: str, opts=()) -> str:
-        """Train ``cfg`` into ``<work>/<name>`` (resumable); return ckpt."""
+    def train(self, name: str, cfg: str, opts=(), epochs=None) -> str:
+        """Train ``cfg`` into ``<work>/<name>`` (resumable); return ckpt.
+
+        ``epochs`` overrides the preset's number of epochs for ``name``.
+        """
         from mmengine.config import Config
         work_dir = osp.join(self.work, name)
-        epochs = self.p['epochs'].get(name)
+        epochs = epochs or self.p['epochs'].get(name)
         if epochs:
             opts = list(opts) + [
                 f'train_cfg.max_epochs={epochs}',
@@ -243,9 +250,35 @@ class Pipeline:
             ])
         return DATASETS.build(ds), c
 
-    def check_pretraining(self, cfg: str, ckpt: str) -> None:
+    def pretrain(self, data_opts) -> str:
+        """Train the pretraining stand-in; while a class is not learned
+        yet, train on (``pretrain_extend``). Returns the checkpoint."""
+        cfg, grow = self.p['pretrain'], self.p.get('pretrain_extend')
+        epochs = self.p['epochs'].get('pretrain')
+        # every epoch's checkpoint is kept (~1 MB each) so that a rerun finds
+        # each step's checkpoint where it left it
+        opts = list(data_opts) + ['default_hooks.checkpoint.max_keep_ckpts=-1']
+        ckpt = self.train('pretrain', cfg, opts, epochs=epochs)
+        weak = self.check_pretraining(cfg, ckpt)
+        while weak and grow and epochs and epochs < grow['max_epochs']:
+            epochs = min(epochs + grow['step'], grow['max_epochs'])
+            log(f'pretrain: {", ".join(weak)} not learned yet: training on '
+                f'to epoch {epochs}')
+            last, ckpt = ckpt, self.train('pretrain', cfg, opts, epochs=epochs)
+            if ckpt == last:  # e.g. --train-options fixed the epochs
+                break
+            weak = self.check_pretraining(cfg, ckpt)
+        if weak:
+            log(f'WARNING: the pretraining run has not learned '
+                f'{", ".join(weak)} (AP < {PRETRAIN_MIN_AP}): the CAM '
+                f'baseline and SEAM start without these classes, and their '
+                f'numbers swing between seeds (README, "Known gaps").')
+        return ckpt
+
+    def check_pretraining(self, cfg: str, ckpt: str) -> list:
         """Per-class AP of the pretraining run's classifier on the label
-        split; warn about classes it has not learned.
+        split; returns the classes it has not learned (AP below
+        ``PRETRAIN_MIN_AP``).
 
         A from-scratch classifier with max pooling can end its schedule
         with a class still unlearned (its scores flat); the CAM baseline and
@@ -256,9 +289,11 @@ class Pipeline:
         from mmseg.apis import init_model
 
         from mmseam.apis import class_average_precision, image_label_scores
-        saved = self.results.get('pretrain_ap')
-        if saved and saved.get('checkpoint') == ckpt:
-            ap = saved['per_class']
+        saved = self.results.setdefault('pretrain_ap', {})
+        key = osp.basename(ckpt)
+        mtime = int(osp.getmtime(ckpt))  # a retrained checkpoint is rescored
+        if saved.get(key, {}).get('mtime') == mtime:
+            ap = saved[key]['per_class']
         else:
             init_default_scope('mmseg')
             dataset, c = self.label_dataset(cfg)
@@ -270,18 +305,13 @@ class Pipeline:
                 for n, v in zip(names, class_average_precision(
                     scores, labels))
             }
-            self.results['pretrain_ap'] = dict(
-                checkpoint=ckpt, pool=model.cls_pool, per_class=ap)
+            saved[key] = dict(mtime=mtime, per_class=ap)
             self.save_results()
-        log('pretrain: image-label AP per class on the '
+        log(f'pretrain: image-label AP per class of {key} on the '
             f'{self.p["label_split"]} images: ' +
             ', '.join(f'{n} {v:.2f}' for n, v in ap.items()))
-        weak = [n for n, v in ap.items() if v < PRETRAIN_MIN_AP]
-        if weak:
-            log(f'WARNING: the pretraining run has not learned '
-                f'{", ".join(weak)} (AP < {PRETRAIN_MIN_AP}): the CAM '
-                f'baseline and SEAM start without these classes, and their '
-                f'numbers swing between seeds (README, "Known gaps").')
+        # (a class without a positive image has AP nan: nothing to learn)
+        return [n for n, v in ap.items() if v < PRETRAIN_MIN_AP]
 
     def infer(self, name: str, cfg: str, ckpt: str) -> str:
         import torch
@@ -358,8 +388,7 @@ class Pipeline:
         init_opts = []
         pre_ckpt = None
         if p['pretrain']:
-            pre_ckpt = self.train('pretrain', p['pretrain'], data_opts)
-            self.check_pretraining(p['pretrain'], pre_ckpt)
+            pre_ckpt = self.pretrain(data_opts)
             init_opts = [f'model.backbone.init_cfg.checkpoint={pre_ckpt}']
 
         # 3. CAM baseline and SEAM, same backbone init and schedule
