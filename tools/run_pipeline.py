@@ -6,7 +6,9 @@
 Steps (each skipped when its outputs exist, so an interrupted run resumes):
 
 1. data: generate the synthetic VOC-layout set (synthetic preset only);
-2. pretrain: a plain CAM classifier (synthetic stand-in for ImageNet);
+2. pretrain: a plain CAM classifier (synthetic stand-in for ImageNet),
+   scored per class (image-label AP on the label split) and trained on
+   while a class is not learned yet;
 3. cam / seam: train the CAM baseline and SEAM (same backbone + schedule);
 4. infer: multi-scale + flip CAMs of the training images for both;
 5. crf: dense CRF of the SEAM CAMs (low/high background powers, and the
