@@ -175,7 +175,10 @@ class Pipeline:
         log(f'{name}: training {cfg} -> {work_dir} (log: {name}.log)')
         t0 = time.time()
         self._stream(cmd, osp.join(self.work, f'{name}.log'))
-        self.timings[f'train_{name}'] = round(time.time() - t0, 1)
+        # summed: the pretraining may train on in steps (pretrain_extend)
+        key = f'train_{name}'
+        self.timings[key] = round(
+            self.timings.get(key, 0) + time.time() - t0, 1)
         if not osp.isfile(final):
             raise RuntimeError(f'{name}: training ended without {final}; see '
                                f'{osp.join(self.work, name + ".log")}')
