@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from mmengine.registry import init_default_scope
+from torch import Tensor
 
 import mmseam  # noqa: F401
 from mmseam.models.backbones import ResNet38d
