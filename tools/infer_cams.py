@@ -32,7 +32,8 @@ from mmengine.dist import get_dist_info  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 
 from mmseam.apis import infer_cams  # noqa: E402
-from mmseam.utils import init_dist_any_device, select_device  # noqa: E402
+from mmseam.utils import (destroy_dist, init_dist_any_device,  # noqa: E402
+                          select_device)
 
 
 def parse_args(argv=None):
@@ -176,6 +177,8 @@ def main(argv=None):
             print(f'CRF (alphas {crf.alphas}): {res["crf_processed"]} images '
                   f'refined; outputs in '
                   f'{args.crf_out_dir or osp.join(args.out_dir, "crf")}')
+    if args.launcher != 'none':
+        destroy_dist()
     return res
 
 

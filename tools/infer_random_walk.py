@@ -31,7 +31,8 @@ from mmseam.apis.cam_io import (load_cam, remove_stale_tmp,  # noqa: E402
                                 save_label_png)
 from mmseam.apis.random_walk import (RW_PRESETS,  # noqa: E402
                                      random_walk_with_model)
-from mmseam.utils import init_dist_any_device, select_device  # noqa: E402
+from mmseam.utils import (destroy_dist, init_dist_any_device,  # noqa: E402
+                          select_device)
 
 
 def parse_args(argv=None):
@@ -229,6 +230,8 @@ def main(argv=None):
         print(f'random walk ({params}): {res["written"]} written, '
               f'{res["skipped"]} already done (rank 0 of {world}); outputs '
               f'in {args.out_dir}')
+    if args.launcher != 'none':
+        destroy_dist()
     return res
 
 

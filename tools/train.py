@@ -20,7 +20,7 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmseam.engine import add_sanity_check_hooks  # noqa: E402
-from mmseam.utils import init_dist_any_device  # noqa: E402
+from mmseam.utils import destroy_dist, init_dist_any_device  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -130,6 +130,8 @@ def main(argv=None):
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    if args.launcher != 'none':
+        destroy_dist()
     return runner
 
 

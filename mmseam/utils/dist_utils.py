@@ -6,7 +6,7 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.dist import init_dist
 
-__all__ = ['init_dist_any_device']
+__all__ = ['init_dist_any_device', 'destroy_dist']
 
 
 def init_dist_any_device(launcher: str, backend: str = 'nccl',
@@ -39,6 +39,19 @@ def init_dist_any_device(launcher: str, backend: str = 'nccl',
         rank=int(os.environ['RANK']),
         world_size=int(os.environ['WORLD_SIZE']),
         **kwargs)
+
+
+def destroy_dist() -> None:
+    """Wait for every rank, then destroy the default process group (if one
+    is initialised).
+
+    Call it when a distributed job has finished: a process that exits with a
+    live gloo group can abort in its C++ teardown (``terminate called without
+    an active exception``, seen on 2 CPU cores) and fail a finished job.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
 
 
 def select_device(device=None) -> str:
