@@ -2,6 +2,7 @@
 """Helpers of tools/run_pipeline.py: background power, --cfg-options, the
 synthetic-set and pretraining checks."""
 import math
+import os
 import os.path as osp
 
 import pytest
@@ -146,8 +147,10 @@ def test_pretraining_check_reports_per_class_ap(tmp_path, capsys,
 
 
 def test_pretraining_trains_on_while_a_class_is_unlearned(tmp_path, capsys):
-    """15 epochs, then 5 more at a time while a class is below AP 0.9, up
-    to 30; a warning names the classes still unlearned at the end."""
+    """With ``pretrain_extend``: 15 epochs, then 5 more at a time while a
+    class is below AP 0.9, up to 30; a warning names the classes still
+    unlearned at the end. Without (the synthetic preset): 15 epochs, the
+    unlearned classes logged."""
     import argparse
 
     from tools.run_pipeline import Pipeline
@@ -155,8 +158,9 @@ def test_pretraining_trains_on_while_a_class_is_unlearned(tmp_path, capsys):
         preset='synthetic', work_dir=str(tmp_path / 'w'),
         data_root=str(tmp_path / 'syn'))
 
-    def run(weak_after):
+    def run(weak_after, grow=dict(step=5, max_epochs=30)):
         pipe = Pipeline(args)
+        pipe.p['pretrain_extend'] = grow
         calls = []
 
         def train(name, cfg, opts=(), epochs=None):
@@ -183,3 +187,48 @@ def test_pretraining_trains_on_while_a_class_is_unlearned(tmp_path, capsys):
         15, 20, 25, 30]
     assert 'WARNING: the pretraining run has not learned plus, bars ' \
         '(AP < 0.9)' in capsys.readouterr().out
+    # the synthetic preset does not train on: one run, the classes logged
+    assert Pipeline(args).p['pretrain_extend'] is None
+    ckpt, calls = run(always, grow=None)
+    assert ckpt == 'epoch_15.pth' and calls == [('pretrain', 15)]
+    out = capsys.readouterr().out
+    assert 'pretrain: not learned by the stand-in: plus, bars (AP < 0.9)' \
+        in out and 'WARNING' not in out
+
+
+def test_work_dir_of_another_model_is_refused(tmp_path):
+    """A training step's work dir remembers its model config: the same
+    model (another init checkpoint path included) is reused; another model,
+    or checkpoints without the fingerprint (an older mmseam), are refused
+    with the fix."""
+    import argparse
+
+    from mmengine.config import ConfigDict
+
+    from tools.run_pipeline import Pipeline
+    args = argparse.Namespace(
+        preset='synthetic', work_dir=str(tmp_path / 'w'),
+        data_root=str(tmp_path / 'syn'))
+    pipe = Pipeline(args)
+    work_dir = str(tmp_path / 'w' / 'seam')
+
+    def model(channels, ckpt='a.pth'):
+        return ConfigDict(
+            type='SEAM',
+            backbone=dict(
+                type='TinyConvNet',
+                channels=channels,
+                init_cfg=dict(type='Pretrained', checkpoint=ckpt)))
+
+    pipe.check_same_model('seam', work_dir, model((32, 64)))
+    with open(osp.join(work_dir, 'model_cfg.sha1')) as f:
+        assert len(f.read()) == 40
+    pipe.check_same_model('seam', work_dir, model((32, 64), ckpt='b.pth'))
+    with pytest.raises(RuntimeError, match=r'seam: .*seam was trained with '
+                       r'another model config.*delete .*seam'):
+        pipe.check_same_model('seam', work_dir, model((32, 64, 128)))
+    old = str(tmp_path / 'w' / 'cam')
+    os.makedirs(old)
+    open(osp.join(old, 'epoch_8.pth'), 'wb').close()
+    with pytest.raises(RuntimeError, match='without model_cfg.sha1'):
+        pipe.check_same_model('cam', old, model((32, 64)))

@@ -25,14 +25,10 @@ train_pipeline = [
         interpolation='bicubic',
         backend='pillow'),
     dict(type='RandomFlip', prob=0.5),
-    # little hue jitter: the class marks' colours are 0.17-0.27 apart on the
-    # hue circle (CLASS_MARK_COLORS), a shift of 0.1 would swap classes
-    dict(
-        type='ColorJitter',
-        brightness=0.3,
-        contrast=0.3,
-        saturation=0.3,
-        hue=0.02),
+    # no colour jitter (the official recipe has ColorJitter(0.3, 0.3, 0.3,
+    # 0.1)): the class marks differ by colour, and with brightness /
+    # contrast / saturation 0.3 SEAM's PCM spread over the background and
+    # lost 9-11 mIoU points (README "Known gaps", session 7)
     dict(
         type='RandomCropPad',
         crop_size=crop_size,
