@@ -5,20 +5,25 @@
 
 Steps (each skipped when its outputs exist, so an interrupted run resumes):
 
-1. data: generate the synthetic VOC-layout set (synthetic preset only);
+1. data: generate the synthetic VOC-layout set (synthetic presets only);
 2. pretrain: a plain CAM classifier (synthetic stand-in for ImageNet),
    scored per class (image-label AP on the label split) and, where the
    preset asks (``pretrain_extend``), trained on while a class is not
    learned yet;
 3. cam / seam: train the CAM baseline and SEAM (same backbone + schedule);
 4. infer: multi-scale + flip CAMs of the training images for both;
-5. crf: dense CRF of the SEAM CAMs (low/high background powers, and the
-   power matching the best background threshold);
+5. crf: dense CRF of the SEAM CAMs (the power matching the best background
+   threshold, and the low/high powers AffinityNet learns from);
 6. affinity: train AffinityNet on the CRF labels, random-walk the CAMs;
 7. stage2: train DeepLab-v1 LargeFOV on the random-walk pseudo labels and
    validate it on held-out images with real masks;
 8. report: a results table (``results.md``/``results.json``) and a figure
    (``figure.png``: image | ground truth | CAM | pseudo label | stage 2).
+
+``--stop-after crf`` (or ``rw``) ends the chain after that step: the pseudo
+labels and the table of their scores, without the later trainings. The
+``synthetic-small`` preset (the same recipe at test size, which the suite
+runs to check the measured claim) stops after the CRF.
 
 The ``voc`` preset runs the same chain with the real VOC configs
 (ResNet38d, ``data/VOCdevkit/VOC2012``); it needs a GPU machine and the
@@ -41,6 +46,7 @@ import mmseam  # noqa: E402,F401
 PRESETS = dict(
     synthetic=dict(
         data_root='data/synthetic_voc',
+        work_dir='work_dirs/demo',
         pretrain='configs/seam/cls_tinycnn_1xb16-15e_synthvoc-224x224.py',
         cam='configs/seam/cam_tinycnn_1xb8-12e_synthvoc-224x224.py',
         seam='configs/seam/seam_tinycnn_1xb8-12e_synthvoc-224x224.py',
@@ -66,6 +72,7 @@ PRESETS = dict(
         rw_alpha='match'),
     voc=dict(
         data_root='data/VOCdevkit/VOC2012',
+        work_dir='work_dirs/voc',
         pretrain=None,  # ImageNet ResNet38 (converted) is the pretraining
         cam='configs/seam/cam_wr38d_1xb8-8e_voc12aug-448x448.py',
         seam='configs/seam/seam_wr38d_1xb8-8e_voc12aug-448x448.py',
@@ -82,6 +89,26 @@ PRESETS = dict(
         infer_workers=4,
         rw_alpha=None),  # the official SEAM preset (alpha 6)
 )
+# The synthetic recipe at test size, up to the CRF pseudo labels: 192 px
+# images and crops, 160 training images at half the batch (the demo's number
+# of steps at less than half its compute). The suite runs it to check the
+# measured claim (tests/test_tools/test_run_pipeline_claim.py; ~5 minutes on
+# 2 CPU cores).
+PRESETS['synthetic-small'] = dict(
+    PRESETS['synthetic'],
+    data_root='data/synthetic_voc_small',
+    work_dir='work_dirs/demo_small',
+    pretrain='configs/seam/cls_tinycnn_1xb8-15e_synthvoc-192x192.py',
+    cam='configs/seam/cam_tinycnn_1xb4-12e_synthvoc-192x192.py',
+    seam='configs/seam/seam_tinycnn_1xb4-12e_synthvoc-192x192.py',
+    affinity=None,
+    stage2=None,
+    stop_after='crf',  # the last step it has configs for
+    data=dict(num_train=160, num_val=2, image_size=192),
+    epochs=dict(pretrain=15, cam=12, seam=12))
+
+#: The steps ``--stop-after`` can name, in order.
+LAST_STEPS = ('crf', 'rw', 'stage2')
 
 
 #: Below this image-label AP (on the label split) a class counts as not
@@ -117,7 +144,15 @@ class Pipeline:
     def __init__(self, args):
         self.args = args
         self.p = dict(PRESETS[args.preset])
-        self.work = osp.abspath(args.work_dir)
+        # the last step: --stop-after, else the preset's
+        latest = self.p.get('stop_after', 'stage2')
+        self.stop = args.stop_after or latest
+        if LAST_STEPS.index(self.stop) > LAST_STEPS.index(latest):
+            raise ValueError(
+                f'--stop-after {self.stop}: the {args.preset} preset has '
+                f'configs up to the {latest} step only; pass --stop-after '
+                f'{latest} or use the synthetic preset')
+        self.work = osp.abspath(args.work_dir or self.p['work_dir'])
         self.data_root = osp.abspath(args.data_root or self.p['data_root'])
         os.makedirs(self.work, exist_ok=True)
         self.results = {}
@@ -424,7 +459,7 @@ class Pipeline:
         a, p = self.args, self.p
         t_start = time.time()
         # 1. data
-        if a.preset == 'synthetic':
+        if p['data'] is not None:  # a synthetic preset
             if not osp.isfile(osp.join(self.data_root, 'metainfo.json')):
                 from mmseam.datasets.synthetic import make_synthetic_voc
                 log(f'data: generating the synthetic set in {self.data_root}')
@@ -472,13 +507,17 @@ class Pipeline:
         best_t = self.results['seam_cam']['bg_threshold']
         alpha_best = round(alpha_for_threshold(best_t), 2)
         la, ha = a.crf_alphas
-        alphas = sorted({la, ha, alpha_best})
+        # the low/high powers only feed AffinityNet
+        with_affinity = not a.skip_affinity and self.stop != 'crf'
+        alphas = sorted({la, ha, alpha_best} if with_affinity else
+                        {alpha_best})
         img_dir = osp.join(self.data_root, 'JPEGImages')
         ids = self.split_ids(split)
         meta = self.metainfo()
         crf_root = osp.join(seam_out, 'crf')
-        log(f'crf: alphas {alphas} (la {la}, ha {ha}; {alpha_best} matches '
-            f'the best threshold {best_t:.2f}) on {len(ids)} images')
+        log(f'crf: alphas {alphas} ({alpha_best} matches the best threshold '
+            f'{best_t:.2f}' + (f'; la {la}, ha {ha}' if with_affinity else '')
+            + f') on {len(ids)} images')
         t0 = time.time()
         res = refine_split(
             ids,
@@ -500,7 +539,7 @@ class Pipeline:
 
         # 6. AffinityNet + random walk
         pseudo_dir = crf_output_dirs(crf_root, alpha_best)[1]
-        if not a.skip_affinity:
+        if with_affinity:
             la_dir, _ = crf_output_dirs(crf_root, la)
             ha_dir, _ = crf_output_dirs(crf_root, ha)
             aff_opts = [
@@ -532,6 +571,11 @@ class Pipeline:
                 f'{r["mIoU"]:.2f}')
             pseudo_dir = rw_out
             self.save_results()
+        if self.stop != 'stage2':
+            self.timings['total'] = round(time.time() - t_start, 1)
+            self.save_results()
+            self.report(cam_out, seam_out, pseudo_dir, None, None)
+            return
 
         # 7. stage 2 on the pseudo labels
         seg_opts = data_opts + init_opts + [
@@ -580,8 +624,9 @@ class Pipeline:
                          r['seam_rw']['mIoU'], split,
                          f'alpha {r["seam_rw"].get("alpha", 6)}, beta 8, '
                          'logt 6'))
-        rows.append(('Stage 2: DeepLab-v1 LargeFOV on the pseudo labels',
-                     r['stage2_val']['mIoU'], 'val (held out)', ''))
+        if seg_ckpt is not None:
+            rows.append(('Stage 2: DeepLab-v1 LargeFOV on the pseudo labels',
+                         r['stage2_val']['mIoU'], 'val (held out)', ''))
         lines = [
             '| step | mIoU (%) | images | note |', '|---|---|---|---|'
         ] + [f'| {a} | {b:.2f} | {c} | {d} |' for a, b, c, d in rows]
@@ -590,11 +635,13 @@ class Pipeline:
         md = osp.join(self.work, 'results.md')
         atomic_write(md, lambda f: f.write((table + '\n').encode()))
 
-        # figure: image | GT | CAM | pseudo label | stage-2 prediction
+        # figure: image | GT | CAM | pseudo label | stage-2 prediction (when
+        # stage 2 ran)
         init_default_scope('mmseg')
         meta = self.metainfo()
         palette = meta.get('palette')
-        seg_model = init_model(seg_cfg, seg_ckpt, device=self.args.device)
+        seg_model = None if seg_ckpt is None else init_model(
+            seg_cfg, seg_ckpt, device=self.args.device)
         grid = []
         ids = self.split_ids(split)[:self.args.figure_rows]
         for img_id in ids:
@@ -605,25 +652,29 @@ class Pipeline:
                          f'{img_id}.png'))
             cams, _ = load_cam(osp.join(seam_out, 'cams', f'{img_id}.npz'))
             pseudo = load_label_png(osp.join(pseudo_dir, f'{img_id}.png'))
-            pred = inference_model(seg_model, img_path)
-            pred = pred.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8)
             cams_base, _ = load_cam(
                 osp.join(cam_out, 'cams', f'{img_id}.npz'))
-            grid.append([
+            row = [
                 img,
                 colorize_label(gt, palette),
                 cam_heatmap(img, cams_base),
                 cam_heatmap(img, cams),
-                colorize_label(pseudo, palette),
-                colorize_label(pred, palette)
-            ])
+                colorize_label(pseudo, palette)
+            ]
+            if seg_model is not None:
+                pred = inference_model(seg_model, img_path)
+                row.append(
+                    colorize_label(
+                        pred.pred_sem_seg.data[0].cpu().numpy().astype(
+                            np.uint8), palette))
+            grid.append(row)
         fig = save_grid(
             grid,
             osp.join(self.work, 'figure.png'),
             col_titles=[
                 'image', 'ground truth', 'CAM baseline', 'SEAM CAM',
                 'pseudo label', 'stage 2'
-            ],
+            ][:len(grid[0])],
             row_titles=ids)
         log(f'results: {md}, {self.results_path}; figure: {fig}')
 
@@ -631,7 +682,10 @@ class Pipeline:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--preset', choices=sorted(PRESETS), default='synthetic')
-    p.add_argument('--work-dir', default='work_dirs/demo')
+    p.add_argument(
+        '--work-dir',
+        default=None,
+        help='default: the preset\'s (work_dirs/demo for synthetic)')
     p.add_argument('--data-root', default=None)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', default='cpu')
@@ -640,6 +694,13 @@ def parse_args(argv=None):
         '--crf-alphas', type=float, nargs=2, default=(4.0, 24.0),
         metavar=('LA', 'HA'))
     p.add_argument('--skip-affinity', action='store_true')
+    p.add_argument(
+        '--stop-after',
+        choices=LAST_STEPS,
+        default=None,
+        help='last step: crf or rw end with the pseudo labels and their '
+        'scores (no stage 2); default: the preset\'s (stage2, crf for '
+        'synthetic-small)')
     p.add_argument('--figure-rows', type=int, default=4)
     p.add_argument(
         '--train-options',

@@ -71,7 +71,7 @@ def test_stale_synthetic_set_is_refused(tmp_path):
     meta = dict(format_version=1, generator=dict(num_train=160))
     (root / 'metainfo.json').write_text(json.dumps(meta))
     args = argparse.Namespace(preset='synthetic', work_dir=str(tmp_path / 'w'),
-                              data_root=str(root))
+                              data_root=str(root), stop_after=None)
     pipe = Pipeline(args)
     with pytest.raises(RuntimeError,
                        match=r'metainfo.json.*format_version 1 != 2.*Delete'):
@@ -117,8 +117,8 @@ def test_pretraining_check_reports_per_class_ap(tmp_path, capsys,
             state_dict=model.state_dict(),
             meta=dict(dataset_meta=SYNTHETIC_METAINFO)), ckpt)
     args = argparse.Namespace(
-        preset='synthetic', work_dir=str(tmp_path / 'w'), data_root=root,
-        device='cpu')
+        preset='synthetic', work_dir=str(tmp_path / 'w'), stop_after=None,
+        data_root=root, device='cpu')
     pipe = Pipeline(args)
     weak = pipe.check_pretraining(cfg_path, ckpt)
 
@@ -155,7 +155,7 @@ def test_pretraining_trains_on_while_a_class_is_unlearned(tmp_path, capsys):
 
     from tools.run_pipeline import Pipeline
     args = argparse.Namespace(
-        preset='synthetic', work_dir=str(tmp_path / 'w'),
+        preset='synthetic', work_dir=str(tmp_path / 'w'), stop_after=None,
         data_root=str(tmp_path / 'syn'))
 
     def run(weak_after, grow=dict(step=5, max_epochs=30)):
@@ -207,7 +207,7 @@ def test_work_dir_of_another_model_is_refused(tmp_path):
 
     from tools.run_pipeline import Pipeline
     args = argparse.Namespace(
-        preset='synthetic', work_dir=str(tmp_path / 'w'),
+        preset='synthetic', work_dir=str(tmp_path / 'w'), stop_after=None,
         data_root=str(tmp_path / 'syn'))
     pipe = Pipeline(args)
     work_dir = str(tmp_path / 'w' / 'seam')
@@ -232,3 +232,34 @@ def test_work_dir_of_another_model_is_refused(tmp_path):
     open(osp.join(old, 'epoch_8.pth'), 'wb').close()
     with pytest.raises(RuntimeError, match='without model_cfg.sha1'):
         pipe.check_same_model('cam', old, model((32, 64)))
+
+
+def test_last_step_and_work_dir_come_from_the_preset(tmp_path, monkeypatch):
+    """``--stop-after`` defaults to the preset's last step (stage 2, the CRF
+    for the test-sized preset, which has no later configs); a later step
+    than the preset has is refused before anything runs; the work dir
+    defaults to the preset's."""
+    import argparse
+
+    from tools.run_pipeline import PRESETS, Pipeline
+    monkeypatch.chdir(tmp_path)
+
+    def pipe(preset, stop_after=None):
+        return Pipeline(
+            argparse.Namespace(
+                preset=preset, work_dir=None, data_root=None,
+                stop_after=stop_after))
+
+    assert pipe('synthetic').stop == 'stage2'
+    assert pipe('synthetic').work == str(tmp_path / 'work_dirs' / 'demo')
+    assert pipe('synthetic', 'crf').stop == 'crf'
+    small = pipe('synthetic-small')
+    assert small.stop == 'crf'
+    assert small.work == str(tmp_path / 'work_dirs' / 'demo_small')
+    assert PRESETS['synthetic-small']['stage2'] is None
+    with pytest.raises(ValueError, match=r'--stop-after stage2: the '
+                       r'synthetic-small preset has configs up to the crf '
+                       r'step only; pass --stop-after crf'):
+        pipe('synthetic-small', 'stage2')
+    with pytest.raises(ValueError, match='up to the crf step only'):
+        pipe('synthetic-small', 'rw')
