@@ -28,16 +28,13 @@ def test_seam_beats_cam_baseline_and_crf_improves_it(tmp_path):
     work, root = str(tmp_path / 'w'), str(tmp_path / 'syn')
     # conftest pins one thread for the tiny tests; this run is sized for two
     env = dict(os.environ, OMP_NUM_THREADS='2', MKL_NUM_THREADS='2')
-    proc = subprocess.run([
+    cmd = [
         sys.executable,
         osp.join(REPO, 'tools/run_pipeline.py'), '--preset',
         'synthetic-small', '--work-dir', work, '--data-root', root
-    ],
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=1500)
+    ]
+    proc = subprocess.run(
+        cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     with open(osp.join(work, 'results.json')) as f:
         res = json.load(f)['results']
