@@ -27,6 +27,8 @@ from typing import Callable, IO, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image
 
+from mmseam.utils.misc import voc_colormap as _voc_colormap_array
+
 __all__ = [
     'atomic_write', 'remove_stale_tmp', 'save_cam', 'load_cam',
     'cam_to_score_map',
@@ -248,7 +250,8 @@ def load_crf_scores(path: PathType) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def voc_colormap(num_colors: int = 256) -> List[List[int]]:
-    """The PASCAL VOC colour map (bit-interleaved RGB per index).
+    """The PASCAL VOC colour map as lists (see
+    :func:`mmseam.utils.misc.voc_colormap` for the array form).
 
     Args:
         num_colors (int): Number of entries. Defaults to 256.
@@ -256,17 +259,7 @@ def voc_colormap(num_colors: int = 256) -> List[List[int]]:
     Returns:
         list[list[int]]: ``num_colors`` RGB triplets.
     """
-    cmap = []
-    for i in range(num_colors):
-        r = g = b = 0
-        c = i
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        cmap.append([r, g, b])
-    return cmap
+    return _voc_colormap_array(num_colors).tolist()
 
 
 def save_label_png(path: PathType, label: np.ndarray,

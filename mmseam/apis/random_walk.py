@@ -31,13 +31,14 @@ from mmseam.models.segmentors.affinitynet import (effective_radius,
                                                   get_pair_offsets,
                                                   pair_affinity, pair_regions,
                                                   pairs_to_dense)
+from mmseam.utils.misc import source_path
 
 __all__ = [
     'RW_PRESETS', 'random_walk', 'random_walk_with_model', 'propagate',
     'rw_input_scores', 'banded_vecmat', 'radius_from_num_pairs'
 ]
 
-_FILE = 'mmseam/apis/random_walk.py'
+_FILE = source_path(__name__)
 #: 'auto' goes dense up to this many pixels of the feature map, per device
 #: type (tools/benchmark.py --what rw: on an H100 the dense path is ~10x
 #: faster than the banded one for a 47 x 63 map; on the CPU the banded one

@@ -37,6 +37,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from mmseam.utils.misc import voc_colormap
+
 __all__ = [
     'SYNTHETIC_CLASSES', 'SYNTHETIC_PALETTE', 'DECOY_GLYPHS',
     'SYNTHETIC_METAINFO', 'SYNTHETIC_V1_SCENE', 'CLASS_MARK_COLORS',
@@ -82,28 +84,6 @@ CLASS_BODY_LOOKS = (('ellipse', 'stripes'), ('roundrect', 'spots'),
 CLASS_MARK_COLORS = tuple(
     tuple(int(round(255 * v)) for v in colorsys.hsv_to_rgb(h, 1.0, 1.0))
     for h in (0.0, 0.17, 0.33, 0.6, 0.83))
-
-
-def voc_colormap(num: int = 256) -> np.ndarray:
-    """The Pascal VOC label colour map.
-
-    Args:
-        num (int): Number of entries. Defaults to 256.
-
-    Returns:
-        np.ndarray: (num, 3) uint8 RGB colours; entry k is the VOC colour
-        of label k (255 = (224, 224, 192)).
-    """
-    cmap = np.zeros((num, 3), dtype=np.uint8)
-    for label in range(num):
-        value = label
-        rgb = [0, 0, 0]
-        for shift in range(7, -1, -1):
-            for ch in range(3):
-                rgb[ch] |= ((value >> ch) & 1) << shift
-            value >>= 3
-        cmap[label] = rgb
-    return cmap
 
 
 def glyph_mask(name: str, size: int) -> np.ndarray:

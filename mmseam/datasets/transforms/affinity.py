@@ -34,13 +34,15 @@ from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 from mmseg.structures import SegDataSample
 
+from mmseam.utils.misc import source_path
+
 __all__ = [
     'LoadCRFScores', 'AffinityRandomCrop', 'AffinityLabelFromCRF',
     'ExtractAffinityLabels', 'PackAffinityInputs', 'block_mean',
     'extract_affinity_labels'
 ]
 
-_FILE = 'mmseam/datasets/transforms/affinity.py'
+_FILE = source_path(__name__)
 
 
 def get_img_id(results: dict) -> str:

@@ -13,9 +13,11 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from mmseam.utils.misc import source_path
+
 __all__ = ['AffinityLoss']
 
-_FILE = 'mmseam/models/losses/affinity_loss.py'
+_FILE = source_path(__name__)
 
 
 @MODELS.register_module()

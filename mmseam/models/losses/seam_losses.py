@@ -14,12 +14,14 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from mmseam.utils.misc import check_4d, source_path
+
 __all__ = [
     'MultiLabelSoftMarginLoss', 'MinPoolLoss', 'EquivariantRegLoss',
     'EquivariantCrossRegLoss'
 ]
 
-_FILE = 'mmseam/models/losses/seam_losses.py'
+_FILE = source_path(__name__)
 
 
 def _check_ratio(value: float, name: str, cls_name: str) -> float:
@@ -27,13 +29,6 @@ def _check_ratio(value: float, name: str, cls_name: str) -> float:
         raise ValueError(f'{_FILE}: {cls_name} `{name}` must lie in (0, 1], '
                          f'got {value}.')
     return float(value)
-
-
-def _check_4d(x: Tensor, cls_name: str) -> None:
-    if x.dim() != 4:
-        raise ValueError(
-            f'{_FILE}: {cls_name} expects a 4D tensor (N, C, H, W), got '
-            f'shape {tuple(x.shape)}.')
 
 
 class _SEAMLoss(nn.Module):
@@ -129,7 +124,7 @@ class MinPoolLoss(_SEAMLoss):
         Returns:
             Tensor: Scalar loss.
         """
-        _check_4d(cam, 'MinPoolLoss')
+        check_4d(cam, 'MinPoolLoss', _FILE)
         n, _, h, w = cam.shape
         k = max(int(h * w * self.ratio), 1)
         # max with indices (official): index-routed backward, no tie mask
@@ -233,7 +228,7 @@ class EquivariantCrossRegLoss(_SEAMLoss):
         Returns:
             Tensor: Scalar loss.
         """
-        _check_4d(pred, 'EquivariantCrossRegLoss')
+        check_4d(pred, 'EquivariantCrossRegLoss', _FILE)
         if pred.shape != target.shape:
             raise ValueError(
                 f'{_FILE}: EquivariantCrossRegLoss got pred '

@@ -14,9 +14,11 @@ from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from mmseam.utils.misc import source_path
+
 __all__ = ['PixelCorrelationModule']
 
-_FILE = 'mmseam/models/necks/pcm.py'
+_FILE = source_path(__name__)
 
 
 @MODELS.register_module()

@@ -22,12 +22,14 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
+from mmseam.utils.misc import source_path
+
 __all__ = [
     'AffinityNet', 'get_pair_offsets', 'effective_radius', 'pair_regions',
     'pair_affinity', 'pairs_to_dense'
 ]
 
-_FILE = 'mmseam/models/segmentors/affinitynet.py'
+_FILE = source_path(__name__)
 
 Region = Tuple[slice, slice]
 

@@ -8,16 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmseam.utils.misc import check_4d, source_path
+
 __all__ = ['max_norm', 'max_onehot']
 
-
-def _check_4d(cam: Tensor, fn_name: str) -> None:
-    if not isinstance(cam, Tensor) or cam.dim() != 4:
-        shape = tuple(cam.shape) if isinstance(cam, Tensor) else type(cam)
-        raise ValueError(
-            f'mmseam/models/utils/cam_ops.py: `{fn_name}` expects a 4D '
-            f'tensor of shape (N, C, H, W), got {shape}; add the missing '
-            f'batch/channel dimension (e.g. `cam[None]`).')
+_FILE = source_path(__name__)
 
 
 def max_norm(cam: Tensor, eps: float = 1e-5) -> Tensor:
@@ -36,7 +31,7 @@ def max_norm(cam: Tensor, eps: float = 1e-5) -> Tensor:
     Returns:
         Tensor: Normalised CAM of shape (N, C, H, W).
     """
-    _check_4d(cam, 'max_norm')
+    check_4d(cam, 'max_norm', _FILE)
     p = F.relu(cam)
     flat = p.flatten(2)
     # max/min with indices (as the official code): their backward scatters
@@ -64,7 +59,7 @@ def max_onehot(cam: Tensor) -> Tensor:
     Returns:
         Tensor: Map of shape (N, C, H, W).
     """
-    _check_4d(cam, 'max_onehot')
+    check_4d(cam, 'max_onehot', _FILE)
     if cam.size(1) < 2:
         raise ValueError(
             f'mmseam/models/utils/cam_ops.py: `max_onehot` needs a '

@@ -19,21 +19,15 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from mmseam.utils.misc import check_4d, source_path
+
 __all__ = [
     'BaseEquivariantTransform', 'RescaleTransform', 'FlipTransform',
     'RotationTransform', 'TranslationTransform'
 ]
 
-_FILE = 'mmseam/models/utils/equivariant.py'
+_FILE = source_path(__name__)
 _Shift = Sequence[Union[int, float]]
-
-
-def _check_4d(x: Tensor, name: str) -> None:
-    if not isinstance(x, Tensor) or x.dim() != 4:
-        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x)
-        raise ValueError(
-            f'{_FILE}: {name} expects a 4D tensor (N, C, H, W), got {shape}; '
-            f'add the missing batch/channel dimension.')
 
 
 def _as_size(size: Union[int, Sequence[int]], name: str) -> Tuple[int, int]:
@@ -145,7 +139,7 @@ class RescaleTransform(BaseEquivariantTransform):
         Returns:
             Tensor: Shape (N, C, floor(H * s), floor(W * s)).
         """
-        _check_4d(x, 'RescaleTransform.forward')
+        check_4d(x, 'RescaleTransform.forward', _FILE)
         return F.interpolate(
             x,
             scale_factor=self.scale_factor,
@@ -164,7 +158,7 @@ class RescaleTransform(BaseEquivariantTransform):
         Returns:
             Tensor: Shape (N, C, H, W).
         """
-        _check_4d(y, 'RescaleTransform.inverse')
+        check_4d(y, 'RescaleTransform.inverse', _FILE)
         if size is None:
             raise ValueError(
                 f'{_FILE}: RescaleTransform.inverse needs `size` (the (H, W) '
@@ -203,7 +197,7 @@ class FlipTransform(BaseEquivariantTransform):
         Returns:
             Tensor: Flipped tensor of shape (N, C, H, W).
         """
-        _check_4d(x, 'FlipTransform.forward')
+        check_4d(x, 'FlipTransform.forward', _FILE)
         return torch.flip(x, self._dims())
 
     def inverse(self,
@@ -219,7 +213,7 @@ class FlipTransform(BaseEquivariantTransform):
         Returns:
             Tensor: Shape (N, C, H, W).
         """
-        _check_4d(y, 'FlipTransform.inverse')
+        check_4d(y, 'FlipTransform.inverse', _FILE)
         return self._check_output(
             torch.flip(y, self._dims()), size, 'FlipTransform')
 
@@ -251,7 +245,7 @@ class RotationTransform(BaseEquivariantTransform):
         Returns:
             Tensor: Shape (N, C, H, W) for even k, (N, C, W, H) for odd k.
         """
-        _check_4d(x, 'RotationTransform.forward')
+        check_4d(x, 'RotationTransform.forward', _FILE)
         return torch.rot90(x, self.k, dims=(-2, -1))
 
     def inverse(self,
@@ -267,7 +261,7 @@ class RotationTransform(BaseEquivariantTransform):
         Returns:
             Tensor: Shape (N, C, H, W).
         """
-        _check_4d(y, 'RotationTransform.inverse')
+        check_4d(y, 'RotationTransform.inverse', _FILE)
         return self._check_output(
             torch.rot90(y, -self.k, dims=(-2, -1)), size, 'RotationTransform')
 
@@ -349,7 +343,7 @@ class TranslationTransform(BaseEquivariantTransform):
         Returns:
             Tensor: Translated tensor of shape (N, C, H, W).
         """
-        _check_4d(x, 'TranslationTransform.forward')
+        check_4d(x, 'TranslationTransform.forward', _FILE)
         dy, dx = self.pixel_shift(x.shape[-2:])
         return self._shift(x, dy, dx)
 
@@ -366,7 +360,7 @@ class TranslationTransform(BaseEquivariantTransform):
         Returns:
             Tensor: Shape (N, C, H, W); zero outside :meth:`valid_mask`.
         """
-        _check_4d(y, 'TranslationTransform.inverse')
+        check_4d(y, 'TranslationTransform.inverse', _FILE)
         dy, dx = self.pixel_shift(y.shape[-2:])
         return self._check_output(
             self._shift(y, -dy, -dx), size, 'TranslationTransform')
