@@ -221,28 +221,23 @@ def crf_output_dirs(out_dir: str, alpha: float) -> Tuple[str, str]:
 def read_split_ids(split_file: str) -> list:
     """Read image ids from a split file.
 
-    Lines are either an id (VOC ``ImageSets``) or ``<img path> [<label
-    path>]`` (the id is then the image file name without extension).
+    Lines are either an id (VOC ``ImageSets``), ``<img path> [<label
+    path>]`` (the id is then the image file name without extension) or
+    ``<id> <class> ...`` (a label file). The reader is the datasets' one,
+    :func:`mmseam.datasets.read_split_ids`.
 
     Args:
         split_file (str): Path of the split file.
 
     Returns:
         list[str]: Image ids in file order.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: The file lists no id.
     """
-    if not osp.isfile(split_file):
-        raise FileNotFoundError(f'split file {split_file} does not exist.')
-    ids = []
-    with open(split_file) as f:
-        for line in f:
-            line = line.strip()
-            if not line:
-                continue
-            first = line.split()[0]
-            ids.append(osp.splitext(osp.basename(first))[0])
-    if not ids:
-        raise ValueError(f'split file {split_file} lists no image ids.')
-    return ids
+    from mmseam.datasets.file_checks import read_split_ids as _read
+    return _read(split_file)
 
 
 def _outputs(img_id: str, out_dir: str, alphas: Sequence[float]) -> list:

@@ -1,5 +1,6 @@
 # Copyright (c) mmseam contributors. All rights reserved.
 """Pascal VOC 2012 with image-level (multi-hot) class labels."""
+import logging
 import os
 import os.path as osp
 import xml.etree.ElementTree as ET
@@ -7,23 +8,19 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import mmengine.fileio as fileio
 import numpy as np
+from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset, PascalVOCDataset
 from mmseg.registry import DATASETS
 
-__all__ = ['DatasetError', 'VOCClsDataset']
+from .file_checks import (BadImageError, DatasetError, image_file_problem,
+                          read_label_file, read_split_ids, resolve_palette)
 
-_LABEL_SOURCES = ('xml', 'npy', 'mask')
+__all__ = ['BadImageError', 'DatasetError', 'VOCClsDataset']
+
+_LABEL_SOURCES = ('xml', 'npy', 'mask', 'file')
+_BAD_IMAGE_POLICIES = ('raise', 'skip')
 # At most this many problems are spelled out in one error message.
 _MAX_LISTED_PROBLEMS = 10
-
-
-class DatasetError(ValueError):
-    """A dataset on disk is missing, incomplete or malformed.
-
-    Raised by :class:`VOCClsDataset` while it loads its annotation list, i.e.
-    before any training starts. The message names the offending file and
-    says how to fix it.
-    """
 
 
 @DATASETS.register_module()
@@ -56,6 +53,9 @@ class VOCClsDataset(BaseSegDataset):
       (``2007000032``, IRN).
     - ``'mask'``: the unique values of the segmentation mask, minus 0
       (background) and 255 (ignore).
+    - ``'file'``: a text label file ``label_file`` with one ``<id> <class>
+      [<class> ...]`` line per image (class names; whitespace or commas
+      between tokens, see :func:`~mmseam.datasets.read_label_file`).
 
     The class list is ``METAINFO['classes']`` (VOC: background + 20) unless
     ``metainfo=dict(classes=..., palette=...)`` is passed. A class list that
@@ -63,9 +63,19 @@ class VOCClsDataset(BaseSegDataset):
     files are then read as indices into the new list); a subset of the VOC
     classes keeps MMSegmentation's meaning (mask values are remapped with
     ``label_map`` and the dropped classes are removed from the labels).
+    Without a palette (or with ``palette=None``) a new class list gets the
+    VOC colour map (extended past 21 classes); a palette whose length
+    differs from the class list's raises :class:`DatasetError` naming both.
 
     Every problem found on disk raises :class:`DatasetError` while the
-    dataset is built, naming the file and the fix.
+    dataset is built, naming the file and the fix. Each image's header and
+    end marker are read then (a truncated JPEG/PNG is found before
+    training, see :func:`~mmseam.datasets.image_file_problem`); an image
+    that still fails to decode when the pipeline loads it stops the run
+    with :class:`BadImageError` naming the file (``on_bad_image='raise'``)
+    or, in training, is skipped and logged (``on_bad_image='skip'``; the
+    skipped paths are in :attr:`skipped_images` of the process that loaded
+    them).
 
     Args:
         ann_file (str): Split list, one image id per line (relative to
@@ -76,13 +86,15 @@ class VOCClsDataset(BaseSegDataset):
         data_prefix (dict): ``img_path`` and ``seg_map_path`` folders
             relative to ``data_root``. Defaults to
             ``dict(img_path='JPEGImages', seg_map_path='SegmentationClass')``.
-        label_source (str): ``'xml'``, ``'npy'`` or ``'mask'``.
+        label_source (str): ``'xml'``, ``'npy'``, ``'mask'`` or ``'file'``.
             Defaults to ``'xml'``.
         xml_dir (str): Folder of the VOC XML files, relative to
             ``data_root``. Defaults to ``'Annotations'``.
         cls_label_file (str, optional): ``cls_labels.npy`` file for
             ``label_source='npy'``. A relative path is looked up under
             ``data_root`` first, then in the working directory.
+        label_file (str, optional): Label file of ``label_source='file'``,
+            relative to ``data_root`` unless absolute.
         mask_dir (str, optional): Folder of the masks read by
             ``label_source='mask'``, relative to ``data_root``. Defaults to
             ``data_prefix['seg_map_path']``.
@@ -94,6 +106,13 @@ class VOCClsDataset(BaseSegDataset):
         check_images (bool): Fully decode every image while loading to catch
             corrupt files (slow on 10k images). Existence and a non-zero size
             are always checked. Defaults to False.
+        check_image_headers (bool): Read every image's header and last
+            bytes while loading (cheap: catches non-images and truncated
+            JPEG/PNG files). Local files only. Defaults to True.
+        on_bad_image (str): What a pipeline that fails to decode an image
+            does: ``'raise'`` stops with :class:`BadImageError` naming the
+            file; ``'skip'`` (training only) logs the file and loads
+            another sample. Defaults to ``'raise'``.
         check_masks (bool): Decode every ``seg_map_path`` mask while
             loading and check it: a single-channel PNG whose values are
             class indices of this dataset or 255 (ignore), of the image's
@@ -111,6 +130,8 @@ class VOCClsDataset(BaseSegDataset):
     METAINFO = dict(
         classes=PascalVOCDataset.METAINFO['classes'],
         palette=PascalVOCDataset.METAINFO['palette'])
+    # whether a dataset without ``ann_file`` lists its own ids (subclasses)
+    _split_optional = False
 
     def __init__(self,
                  ann_file: str = '',
@@ -120,10 +141,13 @@ class VOCClsDataset(BaseSegDataset):
                  label_source: str = 'xml',
                  xml_dir: str = 'Annotations',
                  cls_label_file: Optional[str] = None,
+                 label_file: Optional[str] = None,
                  mask_dir: Optional[str] = None,
                  ignore_difficult: bool = False,
                  with_seg_map: bool = True,
                  check_images: bool = False,
+                 check_image_headers: bool = True,
+                 on_bad_image: str = 'raise',
                  check_masks: bool = False,
                  pseudo_labels: bool = False,
                  img_suffix: str = '.jpg',
@@ -138,15 +162,30 @@ class VOCClsDataset(BaseSegDataset):
                 "label_source='npy' needs cls_label_file (the path of a "
                 'cls_labels.npy dict {img_id: multi-hot}); set it in the '
                 "dataset config or use label_source='xml'.")
+        if label_source == 'file' and not label_file:
+            raise DatasetError(
+                "label_source='file' needs label_file (a text file with one "
+                '`<image id> <class> [<class> ...]` line per image); set it '
+                'in the dataset config.')
+        if on_bad_image not in _BAD_IMAGE_POLICIES:
+            raise DatasetError(
+                f'on_bad_image={on_bad_image!r} is not supported; use one of '
+                f'{_BAD_IMAGE_POLICIES}.')
         self.label_source = label_source
         self.xml_dir = xml_dir
         self.cls_label_file = cls_label_file
+        self.label_file = label_file
         self.mask_dir = mask_dir
         self.ignore_difficult = ignore_difficult
         self.with_seg_map = with_seg_map
         self.check_images = check_images
+        self.check_image_headers = check_image_headers
+        self.on_bad_image = on_bad_image
+        self.skipped_images: List[str] = []
         self.check_masks = check_masks
         self.pseudo_labels = pseudo_labels
+        if kwargs.get('metainfo') is not None:
+            kwargs['metainfo'] = self._complete_metainfo(kwargs['metainfo'])
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
@@ -177,6 +216,39 @@ class VOCClsDataset(BaseSegDataset):
                 and not set(new_classes).issubset(old_classes)):
             return None
         return super().get_label_map(new_classes)
+
+    @classmethod
+    def _complete_metainfo(cls, metainfo: dict) -> dict:
+        """Give a new class list a palette; check a given palette.
+
+        A class list that is a subset of ``METAINFO['classes']`` without a
+        palette keeps MMSegmentation's behaviour (the subset of the default
+        palette).
+
+        Args:
+            metainfo (dict): ``metainfo`` of the dataset config.
+
+        Returns:
+            dict: A copy with a ``palette`` of one colour per class where
+            one was needed.
+
+        Raises:
+            DatasetError: A palette whose length differs from the classes'.
+        """
+        metainfo = dict(metainfo)
+        classes = metainfo.get('classes')
+        if classes is None:
+            return metainfo
+        subset = set(classes).issubset(cls.METAINFO.get('classes', ()))
+        palette = metainfo.get('palette')
+        if palette is None:
+            if subset:
+                metainfo.pop('palette', None)
+            else:
+                metainfo['palette'] = resolve_palette(classes, None)
+        elif not (subset and len(palette) == len(cls.METAINFO['classes'])):
+            metainfo['palette'] = resolve_palette(classes, palette)
+        return metainfo
 
     # ------------------------------------------------------------------
     # path helpers
@@ -223,6 +295,8 @@ class VOCClsDataset(BaseSegDataset):
                 f'Image folder {img_dir!r} does not exist. Check '
                 '`data_root` and `data_prefix.img_path` in the dataset '
                 'config (VOC layout: <data_root>/JPEGImages).')
+        if not self.ann_file and self._split_optional:
+            return
         if not self.ann_file:
             raise DatasetError(
                 'No split list given: set `ann_file` in the dataset config, '
@@ -257,6 +331,8 @@ class VOCClsDataset(BaseSegDataset):
         if not os.access(img_path, os.R_OK):
             return (f'image {img_path} is not readable (permissions); fix '
                     'its permissions or remove its id from the split list.')
+        if self.check_image_headers and not self.check_images:
+            return image_file_problem(img_path)
         if self.check_images:
             from PIL import Image
             try:
@@ -359,6 +435,20 @@ class VOCClsDataset(BaseSegDataset):
                 'or label file.')
         return set((np.flatnonzero(vec > 0) + 1).tolist())
 
+    def _load_file_labels(self) -> dict:
+        """Read ``label_file`` (see :func:`read_label_file`)."""
+        path = self._under_root(self.label_file)
+        self._label_file_path = path
+        return read_label_file(path, self._source_classes, self.img_suffix)
+
+    def _labels_from_file(self, img_id: str, table: dict) -> Set[int]:
+        if img_id not in table:
+            raise DatasetError(
+                f'image {img_id!r} has no line in the label file '
+                f'{self._label_file_path}; add `{img_id} <class> ...` or '
+                'remove the id from the split list.')
+        return set(table[img_id])
+
     def _labels_from_mask(self, img_id: str) -> Set[int]:
         mask_dir = self._under_root(self.mask_dir) if self.mask_dir \
             else self.data_prefix.get('seg_map_path', '')
@@ -452,24 +542,122 @@ class VOCClsDataset(BaseSegDataset):
         return multi_hot
 
     # ------------------------------------------------------------------
+    # scanning the split
+    # ------------------------------------------------------------------
     def _read_split(self) -> List[str]:
-        ids = []
-        with open(self.ann_file) as f:
-            for line in f:
-                line = line.strip()
-                if not line:
-                    continue
-                token = line.split()[0]
-                if '/' in token or token.endswith(self.img_suffix):
-                    token = osp.basename(token)
-                    if token.endswith(self.img_suffix):
-                        token = token[:-len(self.img_suffix)]
-                ids.append(token)
-        if not ids:
+        """Image ids of ``ann_file`` (see :func:`read_split_ids`)."""
+        try:
+            return read_split_ids(self.ann_file, self.img_suffix)
+        except FileNotFoundError as err:
             raise DatasetError(
-                f'Split list {self.ann_file} is empty; list one image id per '
-                'line.')
-        return ids
+                f'Split list {self.ann_file!r} does not exist. Check '
+                '`data_root` and `ann_file` in the dataset config.') from err
+
+    def _label_table(self) -> Optional[dict]:
+        """The label table of ``label_source`` 'npy' / 'file', else None."""
+        if self.label_source == 'npy':
+            return self._load_npy_labels()
+        if self.label_source == 'file':
+            return self._load_file_labels()
+        return None
+
+    def _raw_labels(self, img_id: str, table: Optional[dict]) -> Set[int]:
+        """Raw class indices of one image from ``label_source``."""
+        if self.label_source == 'xml':
+            return self._labels_from_xml(img_id)
+        if self.label_source == 'npy':
+            return self._labels_from_npy(img_id, table)
+        if self.label_source == 'file':
+            return self._labels_from_file(img_id, table)
+        return self._labels_from_mask(img_id)
+
+    def _count_mask(self, mask: np.ndarray, state: dict) -> None:
+        """Add a checked mask's class pixels to the scan statistics."""
+        if self.label_map is not None:  # as LoadAnnotations
+            lut = np.arange(256, dtype=np.int64)
+            for old_id, new_id in self.label_map.items():
+                lut[old_id] = new_id
+            mask = lut[mask]
+        num_classes = len(state['class_images'])
+        counts = np.bincount(
+            mask.ravel().astype(np.int64), minlength=256)[:num_classes]
+        state['class_pixels'] += counts
+        state['class_images'][0] += int(counts[0] > 0)
+
+    def _seg_map_entry(self, img_id: str, img_path: str,
+                       state: dict) -> Tuple[Optional[str], Optional[str]]:
+        """Check the mask of one image (``with_seg_map``).
+
+        Returns:
+            tuple: The mask path (None when the image is dropped) and a
+            problem description (or None).
+        """
+        seg_path = osp.join(state['seg_dir'], img_id + self.seg_map_suffix)
+        if not self._exists(seg_path):
+            if self.pseudo_labels:
+                state['missing_pseudo'].append(img_id)
+                return None, None
+            return None, (f'mask {seg_path} (image {img_id!r}) does not '
+                          'exist; add it, remove the id from the split '
+                          'list, or set with_seg_map=False for a split '
+                          'without masks.')
+        if state['check_masks']:
+            problem, mask = self._check_seg_map(seg_path, img_path)
+            if problem is not None:
+                return None, problem
+            self._count_mask(mask, state)
+        return seg_path, None
+
+    def _multi_hot_entry(self, img_id: str, img_path: str,
+                         state: dict) -> Tuple[Optional[np.ndarray],
+                                               Optional[str]]:
+        """Image-level labels of one image as a multi-hot array.
+
+        Returns:
+            tuple: The (num_fg,) float32 multi-hot (None on a problem) and a
+            problem description (or None).
+        """
+        try:
+            raw = self._raw_labels(img_id, state['table'])
+        except DatasetError as err:
+            return None, str(err)
+        multi_hot = self._to_multi_hot(raw)
+        if multi_hot.any():
+            return multi_hot, None
+        hint = ''
+        if raw and self.label_map is not None:
+            hint = (' (its classes were all dropped by the class list given '
+                    'in metainfo)')
+        return None, (f'image {img_path} (id {img_id!r}) has no foreground '
+                      f'label (label_source={self.label_source!r}){hint}; '
+                      f'remove it from the split list {self.ann_file} or '
+                      'fix its annotation.')
+
+    def _scan_image(self, img_id: str, state: dict) -> Optional[dict]:
+        """Check one image id; return its data info or record a problem."""
+        img_path = osp.join(state['img_dir'], img_id + self.img_suffix)
+        problem = self._check_image(img_path, img_id)
+        if problem is not None:
+            state['problems'].append(problem)
+            return None
+        data_info = dict(img_path=img_path, img_id=img_id)
+        if self.with_seg_map:
+            seg_path, problem = self._seg_map_entry(img_id, img_path, state)
+            if seg_path is None:
+                if problem is not None:
+                    state['problems'].append(problem)
+                return None
+            data_info['seg_map_path'] = seg_path
+        multi_hot, problem = self._multi_hot_entry(img_id, img_path, state)
+        if multi_hot is None:
+            state['problems'].append(problem)
+            return None
+        state['class_images'][1:] += (multi_hot > 0).astype(np.int64)
+        data_info['img_labels'] = multi_hot
+        data_info['label_map'] = self.label_map
+        data_info['reduce_zero_label'] = self.reduce_zero_label
+        data_info['seg_fields'] = []
+        return data_info
 
     def scan(self,
              check_images: Optional[bool] = None,
@@ -501,99 +689,39 @@ class VOCClsDataset(BaseSegDataset):
         self._check_roots()
         check_images = self.check_images if check_images is None \
             else check_images
-        check_masks = self.check_masks if check_masks is None \
-            else check_masks
+        check_masks = (self.check_masks if check_masks is None else
+                       check_masks) and self.with_seg_map
         ids = self._read_split()
-        img_dir = self.data_prefix.get('img_path', '')
-        seg_dir = self.data_prefix.get('seg_map_path', '')
-        npy_table = self._load_npy_labels() \
-            if self.label_source == 'npy' else None
         num_classes = len(self._metainfo['classes'])
-        class_images = np.zeros(num_classes, dtype=np.int64)
-        check_masks = check_masks and self.with_seg_map
-        class_pixels = np.zeros(num_classes, dtype=np.int64) \
-            if check_masks else None
-
-        problems: List[str] = []
-        missing_pseudo: List[str] = []
+        state = dict(
+            img_dir=self.data_prefix.get('img_path', ''),
+            seg_dir=self.data_prefix.get('seg_map_path', ''),
+            table=self._label_table(),
+            check_masks=check_masks,
+            class_images=np.zeros(num_classes, dtype=np.int64),
+            class_pixels=np.zeros(num_classes, dtype=np.int64)
+            if check_masks else None,
+            problems=[],
+            missing_pseudo=[])
         data_list = []
         old_check, self.check_images = self.check_images, check_images
         try:
             for img_id in ids:
-                img_path = osp.join(img_dir, img_id + self.img_suffix)
-                problem = self._check_image(img_path, img_id)
-                if problem is not None:
-                    problems.append(problem)
-                    continue
-                data_info = dict(img_path=img_path, img_id=img_id)
-                if self.with_seg_map:
-                    seg_path = osp.join(seg_dir, img_id + self.seg_map_suffix)
-                    if not self._exists(seg_path):
-                        if self.pseudo_labels:
-                            missing_pseudo.append(img_id)
-                        else:
-                            problems.append(
-                                f'mask {seg_path} (image {img_id!r}) does not '
-                                'exist; add it, remove the id from the split '
-                                'list, or set with_seg_map=False for a split '
-                                'without masks.')
-                        continue
-                    if check_masks:
-                        problem, mask = self._check_seg_map(
-                            seg_path, img_path)
-                        if problem is not None:
-                            problems.append(problem)
-                            continue
-                        if self.label_map is not None:  # as LoadAnnotations
-                            lut = np.arange(256, dtype=np.int64)
-                            for old_id, new_id in self.label_map.items():
-                                lut[old_id] = new_id
-                            mask = lut[mask]
-                        counts = np.bincount(
-                            mask.ravel().astype(np.int64),
-                            minlength=256)[:num_classes]
-                        class_pixels += counts
-                        class_images[0] += int(counts[0] > 0)
-                    data_info['seg_map_path'] = seg_path
-                try:
-                    if self.label_source == 'xml':
-                        raw = self._labels_from_xml(img_id)
-                    elif self.label_source == 'npy':
-                        raw = self._labels_from_npy(img_id, npy_table)
-                    else:
-                        raw = self._labels_from_mask(img_id)
-                except DatasetError as err:
-                    problems.append(str(err))
-                    continue
-                multi_hot = self._to_multi_hot(raw)
-                if not multi_hot.any():
-                    hint = ''
-                    if raw and self.label_map is not None:
-                        hint = (' (its classes were all dropped by the class '
-                                'list given in metainfo)')
-                    problems.append(
-                        f'image {img_path} (id {img_id!r}) has no foreground '
-                        f'label (label_source={self.label_source!r}){hint}; '
-                        f'remove it from the split list {self.ann_file} or '
-                        'fix its annotation.')
-                    continue
-                class_images[1:] += (multi_hot > 0).astype(np.int64)
-                data_info['img_labels'] = multi_hot
-                data_info['label_map'] = self.label_map
-                data_info['reduce_zero_label'] = self.reduce_zero_label
-                data_info['seg_fields'] = []
-                data_list.append(data_info)
+                data_info = self._scan_image(img_id, state)
+                if data_info is not None:
+                    data_list.append(data_info)
         finally:
             self.check_images = old_check
-        if missing_pseudo:
+        problems = state['problems']
+        if state['missing_pseudo']:
             problems.insert(0, self._missing_pseudo_message(
-                seg_dir, missing_pseudo, len(ids)))
+                state['seg_dir'], state['missing_pseudo'], len(ids)))
         return dict(
             data_list=data_list,
             problems=problems,
             num_listed=len(ids),
-            class_images=class_images,
-            class_pixels=class_pixels)
+            class_images=state['class_images'],
+            class_pixels=state['class_pixels'])
 
     def _missing_pseudo_message(self, seg_dir: str, missing: List[str],
                                 total: int) -> str:
@@ -611,6 +739,67 @@ class VOCClsDataset(BaseSegDataset):
                 'point data_prefix.seg_map_path at the folder that has them '
                 '(an absolute path; a relative one is taken under '
                 'data_root).')
+
+    # ------------------------------------------------------------------
+    # loading samples
+    # ------------------------------------------------------------------
+    def prepare_data(self, idx: int):
+        """Run the pipeline on sample ``idx``, applying ``on_bad_image``.
+
+        Args:
+            idx (int): Sample index.
+
+        Returns:
+            dict | None: The pipeline output, or None for an image skipped
+            by ``on_bad_image='skip'`` (MMEngine then loads another sample
+            in training).
+
+        Raises:
+            BadImageError: The image cannot be decoded
+                (``on_bad_image='raise'``, or any policy in test mode).
+        """
+        try:
+            return super().prepare_data(idx)
+        except Exception as err:
+            img_path = self.get_data_info(idx).get('img_path')
+            problem = self._decode_problem(img_path, err)
+            if problem is None:
+                raise
+        if self.on_bad_image == 'skip' and not self.test_mode:
+            if img_path not in self.skipped_images:
+                self.skipped_images.append(img_path)
+                print_log(
+                    f'skipped image {img_path}: {problem} (on_bad_image='
+                    "'skip'); fix or remove it from the split list "
+                    f'{self.ann_file}.',
+                    logger='current',
+                    level=logging.WARNING)
+            return None
+        fix = ('fix the file or remove its id from the split list '
+               f'{self.ann_file}')
+        if not self.test_mode:
+            fix += (" (or set on_bad_image='skip' in the dataset config to "
+                    'train without it)')
+        raise BadImageError(f'image {img_path} cannot be loaded: {problem}; '
+                            f'{fix}. `python tools/check_dataset.py CONFIG '
+                            '--decode` lists every such image.')
+
+    def _decode_problem(self, img_path: Optional[str],
+                        err: Exception) -> Optional[str]:
+        """Why ``img_path`` failed to load, or None if the image is fine."""
+        if not img_path:
+            return None
+        if 'failed to load image' in str(err):
+            return 'the image loader cannot decode it'
+        if self.backend_args is not None or not osp.isfile(img_path):
+            return None
+        from PIL import Image
+        try:
+            with Image.open(img_path) as img:
+                img.load()
+        except Exception as decode_err:  # noqa: BLE001
+            return f'it cannot be decoded ({decode_err})'
+        return None
 
     def load_data_list(self) -> List[dict]:
         """Read the split list, check the files and build the data infos.

@@ -195,7 +195,11 @@ def test_empty_and_corrupt_image(voc_root):
         build(voc_root)
     with open(path, 'wb') as f:
         f.write(b'\xff\xd8\xff\xe0 definitely not a jpeg')
-    build(voc_root)  # only decoded with check_images=True
+    # the header is read at build time; check_images decodes everything
+    with pytest.raises(
+            DatasetError, match=r'2007_000002\.jpg is not a readable image'):
+        build(voc_root)
+    build(voc_root, check_image_headers=False)
     with pytest.raises(DatasetError, match=r'2007_000002\.jpg cannot be'):
         build(voc_root, check_images=True)
 

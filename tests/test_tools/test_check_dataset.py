@@ -102,7 +102,9 @@ def test_every_problem_is_listed(tool, root, capsys):
     code = tool.main(argv)
     out = capsys.readouterr().out
     assert code == 1
-    assert 'problems: 3' in out  # without --decode: files and XML only
+    # without --decode: files, image headers and XML (not the mask values)
+    assert 'problems: 4' in out
+    assert f'image {jpg.format(ids[1])} is not a readable image' in out
     code = tool.main(argv + ['--decode'])
     out = capsys.readouterr().out
     assert code == 1
