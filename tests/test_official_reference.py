@@ -1,6 +1,7 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-"""The benchmark's official-step re-implementation computes what mmseam
-computes: same losses on the same weights, same CAMs."""
+"""The official-step re-implementation (``official_reference.py``, the
+benchmark's ``official`` mode) computes what mmseam computes: same losses
+on the same weights, same CAMs."""
 import copy
 
 import numpy as np
@@ -11,10 +12,9 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmseam  # noqa: F401
-from mmseam.utils.reference_step import (OfficialSEAMNet, PlainResNet38,
-                                         build_official_like,
-                                         build_official_optimizer,
-                                         official_infer, official_train_step)
+from official_reference import (OfficialResNet38d, OfficialSEAMNet,
+                                build_official_like, build_official_optimizer,
+                                official_infer, official_train_step)
 
 init_default_scope('mmseg')
 
@@ -107,7 +107,7 @@ def test_infer_equals_multiscale_cam():
 
 
 def test_resnet38_layout_and_freezing():
-    net = PlainResNet38()
+    net = OfficialResNet38d(frozen=True)
     keys = set(net.state_dict())
     for key in ('conv1a.weight', 'b2.conv_branch1.weight',
                 'b5.conv_branch2b1.weight', 'b7.conv_branch2b2.weight',
@@ -120,16 +120,22 @@ def test_resnet38_layout_and_freezing():
     assert not net.bn7.training and not net.bn7.weight.requires_grad
     with torch.no_grad():
         taps = net.eval()(torch.randn(1, 3, 40, 40))
-    assert [tuple(t.shape) for t in taps] == [
+    assert [tuple(t.shape) for t in taps.values()] == [
         (1, 256, 10, 10), (1, 512, 5, 5), (1, 1024, 5, 5), (1, 4096, 5, 5)
     ]
-    head = OfficialSEAMNet(net, 5, 4096, (512, 1024), (64, 128), 192,
-                           (1, 2))
+    # not frozen unless asked (the parity tests calibrate every BN)
+    free = OfficialResNet38d().train()
+    assert free.bn7.training and free.conv1a.weight.requires_grad
+    head = OfficialSEAMNet(5, frozen=True).train()
     groups = [set(map(id, g)) for g in head.get_parameter_groups()]
     assert id(head.fc8.weight) in groups[2] and id(head.f9.weight) in groups[2]
-    assert id(net.b3.conv_branch2a.weight) in groups[0]
-    assert id(net.conv1a.weight) not in groups[0]
+    assert id(head.b3.conv_branch2a.weight) in groups[0]
+    assert id(head.conv1a.weight) not in groups[0]
     assert not groups[1] and not groups[3]  # no conv has a bias
+    cfg = dict(TINY, backbone=dict(type='ResNet38d'), num_classes=5)
+    like = build_official_like(cfg)
+    assert isinstance(like, OfficialSEAMNet) and like.frozen
+    assert like.fc8.weight.shape == (5, 4096, 1, 1)
 
 
 def test_needs_a_pcm():
