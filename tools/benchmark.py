@@ -50,7 +50,7 @@ Workloads (``--what``):
 * ``strict``: the strict-parity mode, fp32 official numerics: the config
   with ``model.channels_last=False``, ``model.test_cfg.amp_dtype=None`` and
   a non-AMP optimizer wrapper (what separates
-  ``seam_wr38d_1xb8-8e_voc12aug-448x448.py`` from its ``-bf16-`` variant);
+  ``seam_resnet38d_1xb8-8e_voc12aug-448x448.py`` from its ``-bf16-`` variant);
   for ``rw`` the official dense propagation; for ``crf`` one image at a
   time.
 * ``fast``: the config's own (fast) defaults, plus bf16 autocast with
@@ -307,8 +307,8 @@ def plain_wrapper(wrapper_cfg: dict) -> dict:
 def to_strict(cfg: Config) -> Config:
     """Strict-parity variant: fp32, NCHW, no AMP wrapper.
 
-    Turns ``seam_wr38d_1xb8-bf16-8e_voc12aug-448x448.py`` into (the
-    relevant keys of) ``seam_wr38d_1xb8-8e_voc12aug-448x448.py``:
+    Turns ``seam_resnet38d_1xb8-bf16-8e_voc12aug-448x448.py`` into (the
+    relevant keys of) ``seam_resnet38d_1xb8-8e_voc12aug-448x448.py``:
     ``model.channels_last=False``, ``model.test_cfg.amp_dtype=None``, no
     ``torch.compile``, the non-AMP class of the optimizer wrapper
     (``*AmpOptimWrapper`` -> ``*OptimWrapper``, without ``dtype`` /

@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
-CONFIG=${CONFIG:-configs/seam/seam_wr38d_1xb8-bf16-8e_voc12aug-448x448.py}
+CONFIG=${CONFIG:-configs/seam/seam_resnet38d_1xb8-bf16-8e_voc12aug-448x448.py}
 OUT=${1:-work_dirs/benchmark_gpu.jsonl}
 mkdir -p "$(dirname "$OUT")"
 

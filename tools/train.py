@@ -64,7 +64,7 @@ def build_cfg(args) -> Config:
     if not osp.isfile(args.config):
         raise FileNotFoundError(
             f'Config file {args.config!r} does not exist; pass a path such '
-            f'as configs/seam/seam_wr38d_1xb8-8e_voc12aug-448x448.py')
+            f'as configs/seam/seam_resnet38d_1xb8-8e_voc12aug-448x448.py')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

@@ -1,5 +1,5 @@
 # AffinityNet for the synthetic CPU demo: the official recipe
-# (affinitynet_wr38d_1xb8-8e_voc12aug-448x448.py) on the small
+# (affinitynet_resnet38d_1xb8-8e_voc12aug-448x448.py) on the small
 # ResNetV1c-18-d8 of the synthetic SEAM configs, initialised from the
 # synthetic pretraining run (the stand-in for ImageNet, as the official
 # AffinityNet starts from ImageNet weights, not from SEAM).
@@ -7,7 +7,7 @@
 #   train_dataloader.dataset.pipeline.1.la_dir=.../crf/crf_4
 #   train_dataloader.dataset.pipeline.1.ha_dir=.../crf/crf_24
 #   model.backbone.init_cfg.checkpoint=.../pretrain/epoch_N.pth
-_base_ = ['./affinitynet_wr38d_1xb8-8e_voc12aug-448x448.py']
+_base_ = ['./affinitynet_resnet38d_1xb8-8e_voc12aug-448x448.py']
 data_root = 'data/synthetic_voc'
 metainfo = dict(
     classes=('background', 'plus', 'ring', 'triangle', 'bars', 'hourglass'),
@@ -63,7 +63,7 @@ model = dict(
         norm_eval=True,
         init_cfg=dict(
             type='Pretrained',
-            checkpoint='work_dirs/cls_r18-d8_1xb8-12e_synthvoc-224x224/epoch_12.pth',
+            checkpoint='work_dirs/cam-pretrain_r18-d8_1xb8-12e_synthvoc-224x224/epoch_12.pth',
             prefix='backbone.')),
     in_channels=(64, 128, 256),
     proj_channels=(32, 64, 128),

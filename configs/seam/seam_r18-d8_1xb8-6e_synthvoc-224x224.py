@@ -16,7 +16,7 @@ _base_ = [
     'mmseg::_base_/default_runtime.py',
     '../_base_/schedules/seam_sgd-poly_8e.py',
 ]
-pretrained_ckpt = 'work_dirs/cls_r18-d8_1xb8-12e_synthvoc-224x224/epoch_12.pth'
+pretrained_ckpt = 'work_dirs/cam-pretrain_r18-d8_1xb8-12e_synthvoc-224x224/epoch_12.pth'
 norm_cfg = dict(type='BN', requires_grad=False)
 model = dict(
     backbone=dict(

@@ -246,14 +246,14 @@ def test_seam_config_stops_on_nan_loss_er(tmp_path):
 
 @pytest.mark.parametrize('path', [
     'configs/seam/seam_r18-d8_1xb8-6e_synthvoc-224x224.py',
-    'configs/seam/seam_wr38d_1xb8-8e_voc12aug-448x448.py',
+    'configs/seam/seam_resnet38d_1xb8-8e_voc12aug-448x448.py',
     'configs/seam/cam_r18-d8_1xb8-6e_synthvoc-224x224.py',
-    'configs/seam/cls_r18-d8_1xb8-12e_synthvoc-224x224.py',
+    'configs/seam/cam-pretrain_r18-d8_1xb8-12e_synthvoc-224x224.py',
     'configs/affinity/affinitynet_r18-d8_1xb8-4e_synthvoc-224x224.py',
-    'configs/affinity/affinitynet_wr38d_1xb8-8e_voc12aug-448x448.py',
+    'configs/affinity/affinitynet_resnet38d_1xb8-8e_voc12aug-448x448.py',
     'configs/deeplab/deeplabv1-largefov_r18-d8_1xb8-6e_synthvoc-pseudo-'
     '224x224.py',
-    'configs/deeplab/deeplabv1-largefov_wr38d_2xb5-20k_voc12aug-pseudo-'
+    'configs/deeplab/deeplabv1-largefov_resnet38d_2xb5-20k_voc12aug-pseudo-'
     '448x448.py',
 ])
 def test_configs_use_the_guard(path):

@@ -293,7 +293,7 @@ def test_official_config_pipeline_and_model(tmp_path):
     repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     cfg = Config.fromfile(
         osp.join(repo, 'configs', 'affinity',
-                 'affinitynet_wr38d_1xb8-8e_voc12aug-448x448.py'))
+                 'affinitynet_resnet38d_1xb8-8e_voc12aug-448x448.py'))
     assert cfg.custom_imports['imports'] == ['mmseam']
     assert cfg.train_dataloader.batch_size == 8
     assert cfg.train_cfg.max_epochs == 8

@@ -25,7 +25,7 @@ init_default_scope('mmseg')
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEAM_CONFIG = osp.join(REPO, 'configs', 'seam',
-                       'seam_wr38d_1xb8-8e_voc12aug-448x448.py')
+                       'seam_resnet38d_1xb8-8e_voc12aug-448x448.py')
 ATOL = 1e-4
 
 

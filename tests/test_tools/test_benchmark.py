@@ -20,9 +20,9 @@ TOOL = osp.join(REPO, 'tools', 'benchmark.py')
 R18 = osp.join(REPO, 'configs', 'seam',
                'seam_r18-d8_1xb8-6e_synthvoc-224x224.py')
 STRICT = osp.join(REPO, 'configs', 'seam',
-                  'seam_wr38d_1xb8-8e_voc12aug-448x448.py')
+                  'seam_resnet38d_1xb8-8e_voc12aug-448x448.py')
 BF16 = osp.join(REPO, 'configs', 'seam',
-                'seam_wr38d_1xb8-bf16-8e_voc12aug-448x448.py')
+                'seam_resnet38d_1xb8-bf16-8e_voc12aug-448x448.py')
 TINY = ['--iters', '2', '--warmup', '1', '--device', 'cpu']
 
 RESULT_KEYS = {

@@ -8,7 +8,7 @@
 # (image-label AP logged by tools/run_pipeline.py); the CAM baseline and
 # SEAM learn the rest in their own schedule (README, "Known gaps").
 _base_ = [
-    '../_base_/models/seam_tinycnn.py',
+    '../_base_/models/seam_tinyconvnet.py',
     '../_base_/datasets/synthetic_voc_cls.py',
     'mmseg::_base_/default_runtime.py',
     '../_base_/schedules/seam_sgd-poly_8e.py',

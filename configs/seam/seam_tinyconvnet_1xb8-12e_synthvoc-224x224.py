@@ -1,7 +1,7 @@
 # SEAM on the synthetic data set (CPU demo, `make demo`): the official loss
 # recipe (spec 1.3: PCM, min-pool, ER and ECR, new layers at 10x the
 # backbone's learning rate) on the eight-block TinyConvNet, started from the
-# synthetic pretraining run (cls_tinycnn_1xb16-15e_synthvoc-224x224.py), the
+# synthetic pretraining run (cam-pretrain_tinyconvnet_1xb16-15e_synthvoc-224x224.py), the
 # stand-in for ImageNet weights. Departures from the ResNet38 recipe, all
 # measured on this data (README, "Known gaps"):
 # - Adam (lr 6e-4, constant) instead of SGD-poly and trainable BatchNorm, to
@@ -17,10 +17,10 @@
 # top-k counted over 21 channels, as the official code does.
 # Train the pretraining config first, then e.g.
 #   python tools/train.py \
-#       configs/seam/seam_tinycnn_1xb8-12e_synthvoc-224x224.py \
+#       configs/seam/seam_tinyconvnet_1xb8-12e_synthvoc-224x224.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=PRETRAIN.pth
 _base_ = [
-    '../_base_/models/seam_tinycnn.py',
+    '../_base_/models/seam_tinyconvnet.py',
     '../_base_/datasets/synthetic_voc_cls.py',
     'mmseg::_base_/default_runtime.py',
     '../_base_/schedules/seam_sgd-poly_8e.py',

@@ -19,7 +19,7 @@ _base_ = ['mmseg::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmseam'], allow_failed_imports=False)
 
 # ----------------------------------------------------------------- data
-crf_root = 'work_dirs/seam_wr38d_1xb8-8e_voc12aug-448x448/crf'
+crf_root = 'work_dirs/seam_resnet38d_1xb8-8e_voc12aug-448x448/crf'
 la_dir = crf_root + '/crf_4'  # low alpha: confident foreground
 ha_dir = crf_root + '/crf_24'  # high alpha: confident background
 dataset_type = 'VOCClsDataset'

@@ -1,5 +1,5 @@
 # SEAM, official recipe, fast GPU variant: the same model, losses, data and
-# schedule as seam_wr38d_1xb8-8e_voc12aug-448x448.py (the strict-parity fp32
+# schedule as seam_resnet38d_1xb8-8e_voc12aug-448x448.py (the strict-parity fp32
 # recipe, the one the parity tests check), run the fast way:
 #
 # * bf16 autocast for training (MMEngine AmpOptimWrapper, here its NaN-guard
@@ -31,9 +31,9 @@
 # model.compile_cfg=None model.test_cfg.compile_cfg=None
 # optim_wrapper.type=NonFiniteGuardOptimWrapper (and drop `dtype` and
 # `loss_scale`), i.e. simply use
-# seam_wr38d_1xb8-8e_voc12aug-448x448.py.
+# seam_resnet38d_1xb8-8e_voc12aug-448x448.py.
 # Speed: docs/benchmarks.md (tools/benchmark.py --compare-strict).
-_base_ = ['./seam_wr38d_1xb8-8e_voc12aug-448x448.py']
+_base_ = ['./seam_resnet38d_1xb8-8e_voc12aug-448x448.py']
 model = dict(
     channels_last=True,
     compile_cfg=dict(dynamic=False),

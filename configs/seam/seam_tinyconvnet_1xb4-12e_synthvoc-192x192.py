@@ -1,5 +1,5 @@
 # SEAM on the synthetic data set at test size: the demo recipe
-# (seam_tinycnn_1xb8-12e_synthvoc-224x224.py) on 192 px images and crops,
+# (seam_tinyconvnet_1xb8-12e_synthvoc-224x224.py) on 192 px images and crops,
 # batch 4 (the `synthetic-small` preset of tools/run_pipeline.py trains it on
 # 160 images, so that it takes as many steps as the demo's 320 images at
 # batch 8, at less than half the compute). The test suite runs this preset
@@ -7,10 +7,10 @@
 # better still; tests/test_tools/test_run_pipeline_claim.py, README).
 # Train the pretraining config first, then e.g.
 #   python tools/train.py \
-#       configs/seam/seam_tinycnn_1xb4-12e_synthvoc-192x192.py \
+#       configs/seam/seam_tinyconvnet_1xb4-12e_synthvoc-192x192.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=PRETRAIN.pth
 _base_ = [
-    './seam_tinycnn_1xb8-12e_synthvoc-224x224.py',
+    './seam_tinyconvnet_1xb8-12e_synthvoc-224x224.py',
     '../_base_/datasets/synthetic_voc_cls_192x192.py'
 ]
 crop_size = {{_base_.synthvoc_192.crop_size}}

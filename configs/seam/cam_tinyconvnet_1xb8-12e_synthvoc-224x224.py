@@ -1,7 +1,7 @@
 # Plain CAM baseline for the synthetic SEAM demo: the SEAM config with PCM,
 # min-pool, ER and ECR off and a single view (classification loss only).
 # Same backbone, initialisation, optimiser and schedule as SEAM.
-_base_ = ['./seam_tinycnn_1xb8-12e_synthvoc-224x224.py']
+_base_ = ['./seam_tinyconvnet_1xb8-12e_synthvoc-224x224.py']
 model = dict(
     neck=None,
     equivariant_transform=None,

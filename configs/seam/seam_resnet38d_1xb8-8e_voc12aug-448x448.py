@@ -3,10 +3,10 @@
 # crop 448, rescale 0.3 equivariance, PCM + cls + min-pool + ER + ECR.
 # Validation = CAM pseudo-label mIoU on VOC train (1,464 images, fine GT).
 # This is the strict-parity recipe (fp32, official numerics; the parity tests
-# use it). On a GPU, seam_wr38d_1xb8-bf16-8e_voc12aug-448x448.py runs the same
+# use it). On a GPU, seam_resnet38d_1xb8-bf16-8e_voc12aug-448x448.py runs the same
 # recipe with bf16 autocast, channels_last and faster data loading.
 _base_ = [
-    '../_base_/models/seam_wr38d.py',
+    '../_base_/models/seam_resnet38d.py',
     '../_base_/datasets/voc12aug_cls.py',
     'mmseg::_base_/default_runtime.py',
     '../_base_/schedules/seam_sgd-poly_8e.py',

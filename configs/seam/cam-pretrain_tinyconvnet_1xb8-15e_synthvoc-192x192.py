@@ -1,9 +1,9 @@
 # Pretraining stand-in of the test-sized run (`synthetic-small` preset of
-# tools/run_pipeline.py): cls_tinycnn_1xb16-15e_synthvoc-224x224.py on 192 px
+# tools/run_pipeline.py): cam-pretrain_tinyconvnet_1xb16-15e_synthvoc-224x224.py on 192 px
 # images and crops, batch 8 (160 training images: the demo's number of
 # steps).
 _base_ = [
-    './cls_tinycnn_1xb16-15e_synthvoc-224x224.py',
+    './cam-pretrain_tinyconvnet_1xb16-15e_synthvoc-224x224.py',
     '../_base_/datasets/synthetic_voc_cls_192x192.py'
 ]
 crop_size = {{_base_.synthvoc_192.crop_size}}

@@ -1,8 +1,8 @@
 # Plain CAM baseline of the test-sized SEAM run
-# (seam_tinycnn_1xb4-12e_synthvoc-192x192.py): PCM, min-pool, ER and ECR off,
+# (seam_tinyconvnet_1xb4-12e_synthvoc-192x192.py): PCM, min-pool, ER and ECR off,
 # a single view (classification loss only); same backbone, initialisation,
 # optimiser and schedule as SEAM.
-_base_ = ['./seam_tinycnn_1xb4-12e_synthvoc-192x192.py']
+_base_ = ['./seam_tinyconvnet_1xb4-12e_synthvoc-192x192.py']
 model = dict(
     neck=None,
     equivariant_transform=None,
