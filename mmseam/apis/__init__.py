@@ -34,3 +34,7 @@ from .classifier_check import (class_average_precision,  # noqa: E402
                                image_label_scores)
 
 __all__ += ['image_label_scores', 'class_average_precision']
+from .inference import (CAMInferenceResult, inference_cams,  # noqa: E402
+                        render_cams)
+
+__all__ += ['CAMInferenceResult', 'inference_cams', 'render_cams']

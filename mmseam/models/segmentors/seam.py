@@ -114,8 +114,12 @@ class SEAM(BaseSegmentor):
             neck), ``scales`` (default ``(1.0,)``), ``flip`` (default False),
             ``bg_threshold`` (background score for ``pred_sem_seg``,
             default 0.26 as the official ``--out_cam_pred_alpha``),
-            ``mask_absent`` (zero classes absent from the image-level labels
-            when they are known, default True), ``resize_mode`` (how scaled
+            ``mask_absent`` (zero the classes absent from the image: from
+            the image-level labels when the data sample has them, otherwise
+            from the predicted image-level classes, see
+            :meth:`predicted_labels`; default True), ``cls_threshold``
+            (probability above which a class counts as predicted present,
+            default 0.5), ``resize_mode`` (how scaled
             inputs are made, default 'bilinear'), ``amp_dtype`` (None,
             'bfloat16' or 'float16': run the network passes of
             :meth:`multiscale_cam` under autocast, CAMs summed in fp32;
@@ -220,6 +224,7 @@ class SEAM(BaseSegmentor):
         test_cfg.setdefault('flip', False)
         test_cfg.setdefault('bg_threshold', 0.26)
         test_cfg.setdefault('mask_absent', True)
+        test_cfg.setdefault('cls_threshold', 0.5)
         test_cfg.setdefault('resize_mode', 'bilinear')
         test_cfg.setdefault('amp_dtype', None)
         if test_cfg['amp_dtype'] not in _AMP_DTYPES:
@@ -518,6 +523,45 @@ class SEAM(BaseSegmentor):
             return contextlib.nullcontext()
         return torch.autocast(device.type, dtype=dtype)
 
+    def image_scores(self, inputs: Tensor) -> Tensor:
+        """Image-level class probabilities, pooled as in training.
+
+        The CAM branch (no PCM) at the input size, as :meth:`_forward`
+        gives it to ``loss_cls``, pooled with ``cls_pool`` (GAP or global
+        max) over the foreground channels, through a sigmoid (the
+        probability the multi-label soft-margin loss trains).
+
+        Args:
+            inputs (Tensor): Normalised images, N x 3 x H x W.
+
+        Returns:
+            Tensor: N x (C-1) probabilities in [0, 1], fp32.
+        """
+        feats = self.extract_feat(inputs)
+        cam = self.classifier(self.cls_dropout(feats[self.in_index]))
+        cam = bilinear_resize(
+            cam.float(), inputs.shape[-2:], align_corners=True)
+        pool = F.adaptive_avg_pool2d if self.cls_pool == 'avg' else \
+            F.adaptive_max_pool2d
+        return torch.sigmoid(pool(cam[:, 1:], 1)[:, :, 0, 0])
+
+    @staticmethod
+    def predicted_labels(scores: Tensor, threshold: float = 0.5) -> Tensor:
+        """Multi-hot predicted classes: score > ``threshold``, else the top.
+
+        Args:
+            scores (Tensor): N x (C-1) image-level probabilities.
+            threshold (float): Probability above which a class is present.
+
+        Returns:
+            Tensor: N x (C-1) float multi-hot; an image without any score
+            above ``threshold`` keeps its highest-scoring class.
+        """
+        above = scores > threshold
+        top = F.one_hot(scores.argmax(dim=1), scores.shape[1]).bool()
+        none = ~above.any(dim=1, keepdim=True)
+        return (above | (top & none)).float()
+
     @staticmethod
     def normalize_cam(cam: Tensor, eps: float = 1e-5) -> Tensor:
         """Official per-class min-max after ReLU (spec 1.4).
@@ -557,9 +601,16 @@ class SEAM(BaseSegmentor):
 
         Each returned sample holds ``seg_logits`` (C x H0 x W0 at the
         original size: channel 0 = ``bg_threshold``, channels 1.. = the
-        normalised CAM, classes absent from the image-level labels zeroed
-        when the labels are known) and ``pred_sem_seg`` (1 x H0 x W0
+        normalised CAM, classes absent from the image zeroed when
+        ``test_cfg.mask_absent``) and ``pred_sem_seg`` (1 x H0 x W0
         argmax), so ``IoUMetric`` scores the CAM directly.
+
+        The classes kept are the image-level labels (``img_labels``) when
+        the sample has them; a sample without them (a new photo) keeps the
+        predicted classes (:meth:`image_scores` above
+        ``test_cfg.cls_threshold``, else the top class) and gets the data
+        fields ``img_scores`` ((C-1,) probabilities) and
+        ``pred_img_labels`` ((C-1,) multi-hot of the classes kept).
 
         Args:
             inputs (Tensor): Normalised images, N x 3 x H x W.
@@ -574,6 +625,11 @@ class SEAM(BaseSegmentor):
         n, _, h, w = inputs.shape
         if data_samples is None:
             data_samples = [SegDataSample() for _ in range(n)]
+        pred_labels = None
+        if cfg['mask_absent'] and any('img_labels' not in s
+                                      for s in data_samples):
+            scores = self.image_scores(inputs)
+            pred_labels = self.predicted_labels(scores, cfg['cls_threshold'])
         raw = self.multiscale_cam(
             inputs,
             scales=cfg['scales'],
@@ -598,6 +654,10 @@ class SEAM(BaseSegmentor):
             if cfg['mask_absent'] and 'img_labels' in sample:
                 labels = sample.img_labels.to(cam_i).flatten()
                 cam_i = cam_i * labels[:, None, None]
+            elif cfg['mask_absent']:
+                sample.set_data(
+                    dict(img_scores=scores[i], pred_img_labels=pred_labels[i]))
+                cam_i = cam_i * pred_labels[i].to(cam_i)[:, None, None]
             bg = cam_i.new_full((1, ) + cam_i.shape[1:], cfg['bg_threshold'])
             logits = torch.cat([bg, cam_i], dim=0)
             sample.set_data(
