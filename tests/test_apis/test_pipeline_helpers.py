@@ -1,18 +1,18 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-"""Helpers of tools/run_pipeline.py: background power, --cfg-options, the
-synthetic-set and pretraining checks."""
+"""Helpers of the pipeline (mmseam.apis.pipeline): background power,
+--cfg-options, the synthetic-set, model and pretraining checks, presets."""
 import math
 import os
 import os.path as osp
 
 import pytest
 
-from tools.run_pipeline import alpha_for_threshold, parse_opts
+from mmseam.apis.pipeline import alpha_for_threshold, parse_opts
 
 
 @pytest.mark.parametrize('t, alpha', [(0.2755, 4.0), (0.094, 24.0)])
 def test_alpha_matches_official_pairs(t, alpha):
-    # spec 1.4: the official CRF powers 4 / 24 <-> thresholds 0.2755 / 0.094
+    # the official CRF powers 4 / 24 <-> thresholds 0.2755 / 0.094
     assert alpha_for_threshold(t) == pytest.approx(alpha, abs=0.1)
 
 
@@ -65,7 +65,7 @@ def test_stale_synthetic_set_is_refused(tmp_path):
     import argparse
     import json
 
-    from tools.run_pipeline import Pipeline
+    from mmseam.apis.pipeline import Pipeline
     root = tmp_path / 'syn'
     root.mkdir()
     meta = dict(format_version=1, generator=dict(num_train=160))
@@ -101,13 +101,13 @@ def test_pretraining_check_reports_per_class_ap(tmp_path, capsys,
     from mmseam.apis import class_average_precision, image_label_scores
     from mmseam.datasets.synthetic import (SYNTHETIC_METAINFO,
                                            make_synthetic_voc)
-    from tools import run_pipeline
-    from tools.run_pipeline import PRESETS, REPO, Pipeline
+    from mmseam.apis.pipeline import PRESETS, Pipeline, package_file
+    from mmseam.apis.pipeline import training
     init_default_scope('mmseg')
     root = str(tmp_path / 'syn')
     make_synthetic_voc(root, seed=2, num_train=6, num_val=1, image_size=64)
     cfg_path = PRESETS['synthetic']['pretrain']
-    cfg = Config.fromfile(osp.join(REPO, cfg_path))
+    cfg = Config.fromfile(package_file(cfg_path))
     cfg.model.backbone.init_cfg = None
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
@@ -140,8 +140,12 @@ def test_pretraining_check_reports_per_class_ap(tmp_path, capsys,
     assert 'pretrain: image-label AP per class of epoch_3.pth on the train ' \
         'images: ' + ', '.join(f'{n} {v:.2f}' for n, v in zip(
             names, got)) in out
+
     # the same checkpoint file again: the saved numbers, no model run
-    monkeypatch.setattr(run_pipeline, 'REPO', '/nonexistent')
+    def no_model(*args, **kwargs):
+        raise AssertionError('the saved APs should have been reused')
+
+    monkeypatch.setattr(training.TrainingSteps, 'score_classifier', no_model)
     assert Pipeline(args).check_pretraining(cfg_path, ckpt) == weak
     assert 'epoch_3.pth' in capsys.readouterr().out
 
@@ -153,7 +157,7 @@ def test_pretraining_trains_on_while_a_class_is_unlearned(tmp_path, capsys):
     unlearned classes logged."""
     import argparse
 
-    from tools.run_pipeline import Pipeline
+    from mmseam.apis.pipeline import Pipeline
     args = argparse.Namespace(
         preset='synthetic', work_dir=str(tmp_path / 'w'), stop_after=None,
         data_root=str(tmp_path / 'syn'))
@@ -201,15 +205,9 @@ def test_work_dir_of_another_model_is_refused(tmp_path):
     model (another init checkpoint path included) is reused; another model,
     or checkpoints without the fingerprint (an older mmseam), are refused
     with the fix."""
-    import argparse
-
     from mmengine.config import ConfigDict
 
-    from tools.run_pipeline import Pipeline
-    args = argparse.Namespace(
-        preset='synthetic', work_dir=str(tmp_path / 'w'), stop_after=None,
-        data_root=str(tmp_path / 'syn'))
-    pipe = Pipeline(args)
+    from mmseam.apis.pipeline import check_same_model, model_fingerprint
     work_dir = str(tmp_path / 'w' / 'seam')
 
     def model(channels, ckpt='a.pth'):
@@ -220,18 +218,19 @@ def test_work_dir_of_another_model_is_refused(tmp_path):
                 channels=channels,
                 init_cfg=dict(type='Pretrained', checkpoint=ckpt)))
 
-    pipe.check_same_model('seam', work_dir, model((32, 64)))
+    check_same_model('seam', work_dir, model((32, 64)), 'seam.py')
     with open(osp.join(work_dir, 'model_cfg.sha1')) as f:
-        assert len(f.read()) == 40
-    pipe.check_same_model('seam', work_dir, model((32, 64), ckpt='b.pth'))
+        assert f.read() == model_fingerprint(model((32, 64), ckpt='x'))
+    check_same_model('seam', work_dir, model((32, 64), ckpt='b.pth'),
+                     'seam.py')
     with pytest.raises(RuntimeError, match=r'seam: .*seam was trained with '
                        r'another model config.*delete .*seam'):
-        pipe.check_same_model('seam', work_dir, model((32, 64, 128)))
+        check_same_model('seam', work_dir, model((32, 64, 128)), 'seam.py')
     old = str(tmp_path / 'w' / 'cam')
     os.makedirs(old)
     open(osp.join(old, 'epoch_8.pth'), 'wb').close()
     with pytest.raises(RuntimeError, match='without model_cfg.sha1'):
-        pipe.check_same_model('cam', old, model((32, 64)))
+        check_same_model('cam', old, model((32, 64)), 'cam.py')
 
 
 def test_last_step_and_work_dir_come_from_the_preset(tmp_path, monkeypatch):
@@ -241,7 +240,7 @@ def test_last_step_and_work_dir_come_from_the_preset(tmp_path, monkeypatch):
     defaults to the preset's."""
     import argparse
 
-    from tools.run_pipeline import PRESETS, Pipeline
+    from mmseam.apis.pipeline import PRESETS, Pipeline
     monkeypatch.chdir(tmp_path)
 
     def pipe(preset, stop_after=None):

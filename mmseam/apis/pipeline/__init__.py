@@ -1,0 +1,18 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+"""The whole weakly supervised pipeline as a library; ``tools/
+run_pipeline.py`` is its command line."""
+from .common import alpha_for_threshold, log, parse_opts, run_logged
+from .pipeline import Pipeline
+from .presets import LAST_STEPS, PRESETS, package_file, repo_root
+from .report import markdown_table, result_rows
+from .state import (ResultsFile, check_same_model, check_synthetic_data,
+                    model_fingerprint)
+from .training import PRETRAIN_MIN_AP
+
+__all__ = [
+    'Pipeline', 'PRESETS', 'LAST_STEPS', 'PRETRAIN_MIN_AP',
+    'alpha_for_threshold', 'parse_opts', 'log', 'run_logged',
+    'package_file', 'repo_root', 'ResultsFile', 'check_same_model',
+    'check_synthetic_data', 'model_fingerprint', 'result_rows',
+    'markdown_table'
+]

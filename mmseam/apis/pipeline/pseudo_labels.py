@@ -1,0 +1,177 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+"""The pseudo-label steps: multi-scale CAM inference, scoring against the
+masks, dense CRF, AffinityNet random walk."""
+import os.path as osp
+import sys
+import time
+
+from .common import alpha_for_threshold, log, run_logged
+from .presets import package_file
+
+
+class PseudoLabelSteps:
+    """Mixin of :class:`Pipeline`: from trained classifiers to scored
+    pseudo labels."""
+
+    def label_dataset(self, cfg_path: str):
+        """The images to pseudo-label: test pipeline, the label split.
+
+        Returns:
+            tuple: The dataset and the config (``cfg_path`` loaded).
+        """
+        from mmengine.config import Config
+        from mmseg.registry import DATASETS
+        c = Config.fromfile(self.config_path(cfg_path))
+        ds = c.test_dataloader.dataset.copy()
+        ds.update(
+            data_root=self.data_root,
+            ann_file=f'ImageSets/Segmentation/{self.p["label_split"]}.txt',
+            with_seg_map=False,
+            pipeline=[
+                dict(type='LoadImageFromFile'),
+                dict(type='PackSegClsInputs')
+            ])
+        return DATASETS.build(ds), c
+
+    def infer(self, name: str, cfg: str, ckpt: str) -> str:
+        """Multi-scale + flip CAMs of the label split (resumable) into
+        ``<work>/<name>_cams``; returns that folder."""
+        import torch
+        from mmengine.registry import init_default_scope
+        from mmseg.apis import init_model
+
+        from ..cam_inference import infer_cams
+        init_default_scope('mmseg')
+        out = osp.join(self.work, f'{name}_cams')
+        dataset, c = self.label_dataset(cfg)
+        model = init_model(c, ckpt, device=self.device)
+        tc = model.test_cfg
+        log(f'{name}: multi-scale CAM inference on {len(dataset)} images '
+            f'(scales {tuple(tc["scales"])}, flip {tc["flip"]}) -> {out}')
+        t0 = time.time()
+        amp = torch.bfloat16 if (getattr(self.args, 'amp', False)
+                                 and self.device.startswith('cuda')) else None
+        res = infer_cams(
+            model,
+            dataset,
+            out,
+            scales=tc['scales'],
+            flip=tc['flip'],
+            amp_dtype=amp,
+            num_workers=self.p['infer_workers'])
+        if res['written']:
+            self.timings[f'infer_{name}'] = round(time.time() - t0, 1)
+        return out
+
+    def evaluate(self, pred_dir: str, type: str, split: str) -> dict:
+        """Score CAMs (``type='cam'``, background threshold sweep) or label
+        PNGs (``'png'``) of ``split`` against its masks."""
+        from mmseam.evaluation.pseudo_label_eval import evaluate_pseudo_labels
+        meta = self.metainfo()
+        gt_dir = osp.join(self.data_root, 'SegmentationClass')
+        return evaluate_pseudo_labels(
+            pred_dir,
+            gt_dir,
+            self.split_ids(split),
+            num_classes=len(meta['classes']),
+            type=type,
+            class_names=meta['classes'],
+            logger='silent')
+
+    def per_class(self, r: dict) -> dict:
+        """``{class name: IoU (%)}`` of an ``evaluate`` result."""
+        names = self.metainfo()['classes']
+        return {n: float(v) for n, v in zip(names, r['IoU'])}
+
+    def score_cams(self, cam_dirs: dict) -> None:
+        """Score the CAMs of each trained classifier (``{name: folder}``)
+        at their best background threshold."""
+        for name, out in cam_dirs.items():
+            r = self.evaluate(
+                osp.join(out, 'cams'), 'cam', self.p['eval_split'])
+            self.results[f'{name}_cam'] = dict(
+                mIoU=r['mIoU'], bg_threshold=r['best_bg_threshold'],
+                IoU=self.per_class(r))
+            log(f'{name}: CAM pseudo labels mIoU {r["mIoU"]:.2f} '
+                f'(best background threshold {r["best_bg_threshold"]:.2f})')
+        self.save_results()
+
+    def crf(self, seam_out: str, with_affinity: bool) -> dict:
+        """Dense CRF of the SEAM CAMs at the background power matching the
+        SEAM CAMs' threshold (and, for AffinityNet, the low and high
+        powers ``--crf-alphas``); scores the matching one.
+
+        Returns:
+            dict: ``root`` (the CRF output folder), ``alpha`` (the matching
+            power) and ``alphas`` (all powers written).
+        """
+        from ..crf import CRFConfig, crf_output_dirs, refine_split
+        best_t = self.results['seam_cam']['bg_threshold']
+        alpha_best = round(alpha_for_threshold(best_t), 2)
+        la, ha = self.args.crf_alphas
+        # the low/high powers only feed AffinityNet
+        alphas = sorted({la, ha, alpha_best} if with_affinity else
+                        {alpha_best})
+        ids = self.split_ids(self.p['label_split'])
+        crf_root = osp.join(seam_out, 'crf')
+        log(f'crf: alphas {alphas} ({alpha_best} matches the best threshold '
+            f'{best_t:.2f}' + (f'; la {la}, ha {ha}' if with_affinity else '')
+            + f') on {len(ids)} images')
+        t0 = time.time()
+        res = refine_split(
+            ids,
+            osp.join(seam_out, 'cams'),
+            osp.join(self.data_root, 'JPEGImages'),
+            crf_root,
+            alphas=alphas,
+            palette=self.metainfo().get('palette'),
+            crf_cfg=CRFConfig(),
+            workers=self.p['crf_workers'])
+        if res['processed']:
+            self.timings['crf'] = round(time.time() - t0, 1)
+        r = self.evaluate(
+            crf_output_dirs(crf_root, alpha_best)[1], 'png',
+            self.p['eval_split'])
+        self.results['seam_crf'] = dict(
+            mIoU=r['mIoU'], alpha=alpha_best, IoU=self.per_class(r))
+        log(f'crf: SEAM + CRF pseudo labels mIoU {r["mIoU"]:.2f}')
+        self.save_results()
+        return dict(root=crf_root, alpha=alpha_best, alphas=alphas)
+
+    def affinity_rw(self, seam_out: str, crf_root: str, alpha_best: float,
+                    init_opts) -> str:
+        """Train AffinityNet on the low/high-power CRF labels and random-walk
+        the SEAM CAMs with it; returns the random-walk label folder."""
+        from ..crf import crf_output_dirs
+        la, ha = self.args.crf_alphas
+        aff_opts = [
+            f'train_dataloader.dataset.data_root={self.data_root}',
+            f'rw_dataloader.dataset.data_root={self.data_root}',
+            'train_dataloader.dataset.pipeline.1.la_dir=' +
+            crf_output_dirs(crf_root, la)[0],
+            'train_dataloader.dataset.pipeline.1.ha_dir=' +
+            crf_output_dirs(crf_root, ha)[0],
+        ] + list(init_opts)
+        aff_ckpt = self.train('affinity', self.p['affinity'], aff_opts)
+        rw_out = osp.join(seam_out, 'rw')
+        rw_alpha = alpha_best if self.p.get('rw_alpha') == 'match' else \
+            self.p.get('rw_alpha')
+        rw_args = [] if rw_alpha is None else ['--alpha', str(rw_alpha)]
+        log(f'rw: random walk of the SEAM CAMs -> {rw_out}')
+        t0 = time.time()
+        run_logged([
+            sys.executable,
+            package_file('tools/infer_random_walk.py'),
+            self.config_path(self.p['affinity']), aff_ckpt, '--cam-dir',
+            osp.join(seam_out, 'cams'), '--out-dir', rw_out, '--split',
+            self.p['label_split'], *rw_args, '--cfg-options', *aff_opts[:2]
+        ], osp.join(self.work, 'rw.log'), cwd=self.cwd)
+        self.timings.setdefault('rw', round(time.time() - t0, 1))
+        r = self.evaluate(rw_out, 'png', self.p['eval_split'])
+        self.results['seam_rw'] = dict(
+            mIoU=r['mIoU'], alpha=6 if rw_alpha is None else rw_alpha,
+            IoU=self.per_class(r))
+        log(f'rw: SEAM + AffinityNet random-walk pseudo labels mIoU '
+            f'{r["mIoU"]:.2f}')
+        self.save_results()
+        return rw_out

@@ -1,0 +1,46 @@
+# Copyright (c) mmseam contributors. All rights reserved.
+"""Stage 2: a segmentation network trained on the pseudo labels, tested on
+held-out images with real masks."""
+import importlib.util
+import os.path as osp
+
+from .common import log, parse_opts
+from .presets import package_file
+
+
+def _load_tool(name: str):
+    """Import ``tools/<name>.py`` (from the checkout or ``mmseam/.mim``)."""
+    path = package_file(f'tools/{name}.py')
+    spec = importlib.util.spec_from_file_location(f'mmseam_tool_{name}',
+                                                  path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Stage2Step:
+    """Mixin of :class:`Pipeline`: stage-2 training and test."""
+
+    def stage2(self, pseudo_dir: str, data_opts, init_opts):
+        """Train the stage-2 config on the labels in ``pseudo_dir`` and test
+        it with its own test set.
+
+        Returns:
+            tuple: The merged config and the checkpoint.
+        """
+        from mmengine.config import Config
+        seg_opts = list(data_opts) + list(init_opts) + [
+            'train_dataloader.dataset.data_prefix.seg_map_path=' + pseudo_dir
+        ]
+        seg_ckpt = self.train('stage2', self.p['stage2'], seg_opts)
+        cfg_dump = osp.join(self.work, 'stage2_test_cfg.py')
+        c = Config.fromfile(self.config_path(self.p['stage2']))
+        c.merge_from_dict(parse_opts(seg_opts))
+        c.dump(cfg_dump)
+        metrics = _load_tool('test').main([
+            cfg_dump, seg_ckpt, '--work-dir',
+            osp.join(self.work, 'stage2_test')
+        ])
+        self.results['stage2_val'] = dict(mIoU=float(metrics['mIoU']))
+        log(f'stage2: val mIoU {metrics["mIoU"]:.2f}')
+        return c, seg_ckpt
