@@ -3,12 +3,18 @@
 
 SEAM measures pseudo-label quality on the 1,464 VOC ``train`` images with
 the fine ``SegmentationClass`` masks. CAM files are scored with the
-background-threshold sweep (0.00 .. 0.59, the best threshold is reported);
+background-threshold sweep (0.00 .. 0.59, the best threshold is reported;
+when the best value is 0.59, the upper edge, the sweep is extended up to
+``--extend-to``, 0.99 by default, and the output names the range swept);
 label PNGs (CRF / random-walk outputs) are scored directly::
 
     python tools/eval_pseudo_labels.py --cam-dir work_dirs/seam/cams \\
         --data-root data/VOCdevkit/VOC2012 --curve
     python tools/eval_pseudo_labels.py --png-dir work_dirs/seam/crf/crf_4_png
+
+A split without ground-truth masks (``--gt-dir`` missing or empty) cannot be
+scored: the tool says so, names the background threshold the pseudo labels
+use (``model.test_cfg.bg_threshold`` of ``--classes CONFIG``) and exits 0.
 """
 import argparse
 import json
@@ -19,7 +25,8 @@ import numpy as np
 
 import mmseam  # noqa: F401  (stubs mmcv._ext before mmseg is imported)
 from mmseam.apis import load_metainfo, read_split_ids
-from mmseam.evaluation import DEFAULT_BG_THRESHOLDS, evaluate_pseudo_labels
+from mmseam.evaluation import (DEFAULT_BG_THRESHOLDS, DEFAULT_SWEEP_LIMIT,
+                               evaluate_pseudo_labels)
 
 
 def parse_args(argv=None):
@@ -60,6 +67,16 @@ def parse_args(argv=None):
         default=None,
         help='background thresholds to sweep (default 0.00 .. 0.59)')
     parser.add_argument(
+        '--extend-to',
+        type=float,
+        default=DEFAULT_SWEEP_LIMIT,
+        help='when the best threshold is the upper edge of the sweep, '
+        'extend the sweep (same step) up to this value (default 0.99)')
+    parser.add_argument(
+        '--no-extend',
+        action='store_true',
+        help='never extend the sweep (warn at its edge instead)')
+    parser.add_argument(
         '--bg-threshold',
         type=float,
         default=None,
@@ -78,6 +95,40 @@ def _class_names(path):
     return list(PascalVOCDataset.METAINFO['classes'])
 
 
+def _config_bg_threshold(path):
+    """``model.test_cfg.bg_threshold`` of a config, or None."""
+    if path is None or path.endswith('.json'):
+        return None
+    from mmengine.config import Config
+    test_cfg = Config.fromfile(path).get('model', {}).get('test_cfg') or {}
+    return test_cfg.get('bg_threshold')
+
+
+def _has_gt(gt_dir, ids):
+    """Whether ``gt_dir`` holds the mask of any id of the split."""
+    return osp.isdir(gt_dir) and any(
+        osp.isfile(osp.join(gt_dir, f'{i}.png')) for i in ids)
+
+
+def _no_gt_result(args, gt_dir, ids):
+    """Explain that a split without masks cannot be scored."""
+    bg = args.bg_threshold
+    source = '--bg-threshold'
+    if bg is None:
+        bg = _config_bg_threshold(args.classes)
+        source = f'model.test_cfg.bg_threshold of {args.classes}'
+    used = (f'the pseudo labels use the background threshold {bg:.2f} '
+            f'({source})') if bg is not None else (
+                'the pseudo labels use the config\'s '
+                'model.test_cfg.bg_threshold (pass the config with --classes '
+                'to print it)')
+    print(f'no ground-truth masks for the {len(ids)} images of the split in '
+          f'{gt_dir}: nothing to score and no background-threshold sweep '
+          f'possible; {used}. Give masks of some images (--gt-dir) to '
+          'measure the mIoU and pick the threshold.')
+    return dict(scored=False, bg_threshold=bg)
+
+
 def main(argv=None):
     args = parse_args(argv)
     split = args.split
@@ -92,6 +143,8 @@ def main(argv=None):
     ids = read_split_ids(split)
     kind = 'cam' if args.cam_dir else 'png'
     pred_dir = args.cam_dir or args.png_dir
+    if not _has_gt(gt_dir, ids):
+        return _no_gt_result(args, gt_dir, ids)
     print(f'evaluating {len(ids)} {kind} predictions in {pred_dir} against '
           f'{gt_dir} ({split})')
     result = evaluate_pseudo_labels(
@@ -102,12 +155,16 @@ def main(argv=None):
         type=kind,
         thresholds=thresholds,
         bg_threshold=args.bg_threshold,
+        extend_to=None if args.no_extend else args.extend_to,
         class_names=class_names,
         ignore_index=args.ignore_index,
         log_curve=args.curve)
     if kind == 'cam':
+        low, high = result['swept_range']
         print(f'best background threshold: {result["best_bg_threshold"]:.2f}'
-              f'  mIoU: {result["mIoU"]:.2f}')
+              f'  mIoU: {result["mIoU"]:.2f}  (swept {low:.2f}-{high:.2f}'
+              + (', extended at the upper edge' if result['sweep_extended']
+                 else '') + ')')
     else:
         print(f'mIoU: {result["mIoU"]:.2f}')
     if args.out_json:
@@ -123,7 +180,8 @@ def main(argv=None):
                 c: (None if np.isnan(v) else float(v))
                 for c, v in zip(class_names, result['IoU'])
             })
-        for key in ('best_bg_threshold', 'mIoU_at_bg_threshold'):
+        for key in ('best_bg_threshold', 'mIoU_at_bg_threshold',
+                    'swept_range', 'sweep_extended'):
             if key in result:
                 out[key] = result[key]
         if 'curve' in result:

@@ -9,14 +9,21 @@ unions come from MMSegmentation's
 per-class metrics from :meth:`IoUMetric.total_area_to_metrics`, so numbers
 agree with MMSegmentation's ``IoUMetric``.
 
+On data other than VOC the best threshold can lie above 0.59: when the
+best value of the sweep is its upper edge, the sweep is extended (by default
+up to 0.99, same step) and the result names the range that was swept
+(``swept_range``); a best value at the edge of the extended range is
+reported with a warning that names the fix.
+
 Note: like ``IoUMetric``, the mean skips classes whose union is empty (NaN);
 the official SEAM script counts them as IoU 0. The two agree whenever every
 class occurs in the ground truth or the predictions (e.g. the VOC train
 split).
 """
+import logging
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -26,13 +33,17 @@ from prettytable import PrettyTable
 from mmseam.apis.cam_io import load_cam, load_label_png
 
 __all__ = [
-    'DEFAULT_BG_THRESHOLDS', 'best_fg_class_and_score',
+    'DEFAULT_BG_THRESHOLDS', 'DEFAULT_SWEEP_LIMIT', 'sweep_grid',
+    'best_fg_class_and_score',
     'sweep_intersect_and_union', 'areas_to_metrics', 'summarize_sweep',
     'format_iou_table', 'evaluate_pseudo_labels'
 ]
 
 #: SEAM's background-threshold sweep: 0.00, 0.01, ..., 0.59 (60 values).
 DEFAULT_BG_THRESHOLDS = tuple(np.round(np.arange(0, 0.60, 0.01), 2).tolist())
+
+#: Upper end of the extension of a sweep whose best value is its upper edge.
+DEFAULT_SWEEP_LIMIT = 0.99
 
 Areas = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -205,6 +216,83 @@ def format_iou_table(class_names: Sequence[str], metrics: dict) -> str:
     return table.get_string()
 
 
+def sweep_grid(thresholds: Sequence[float],
+               extend_to: Optional[float] = DEFAULT_SWEEP_LIMIT
+               ) -> Tuple[List[float], int]:
+    """The thresholds to score: the sweep plus its upward extension.
+
+    The extension continues the sweep above its largest value with the
+    sweep's step (the smallest gap between two values; 0.01 for a single
+    value) up to ``extend_to``. It is only used when the best value of the
+    sweep itself is its upper edge (see :func:`summarize_sweep`).
+
+    Args:
+        thresholds (Sequence[float]): The sweep, e.g.
+            :data:`DEFAULT_BG_THRESHOLDS`.
+        extend_to (float, optional): Largest extension value; None or a
+            value <= max(thresholds) for no extension. Defaults to 0.99.
+
+    Returns:
+        tuple[list[float], int]: ``thresholds`` followed by the extension,
+        and ``len(thresholds)`` (the number of swept values proper).
+    """
+    base = [float(t) for t in thresholds]
+    if not base:
+        raise ValueError('thresholds must not be empty.')
+    if extend_to is None or extend_to <= max(base) + 1e-9:
+        return base, len(base)
+    gaps = np.diff(np.unique(np.round(base, 6)))
+    step = float(gaps.min()) if gaps.size else 0.01
+    top = max(base)
+    num = int(np.floor((extend_to - top) / step + 1e-6))
+    extra = [round(top + step * (i + 1), 6) for i in range(num)]
+    return base + extra, len(base)
+
+
+def _pick_best(mious: np.ndarray, thresholds: Sequence[float],
+               num_base: int, logger) -> Tuple[int, int]:
+    """Best threshold index, extending the sweep at its upper edge.
+
+    Returns:
+        tuple[int, int]: Index of the best threshold and the number of
+        thresholds that were swept (``num_base`` or all of them).
+    """
+    def argbest(n):
+        head = mious[:n]
+        return 0 if np.all(np.isnan(head)) else int(np.nanargmax(head))
+
+    thr = np.asarray(thresholds, dtype=np.float64)
+    base = thr[:num_base]
+    best = argbest(num_base)
+    swept = num_base
+    if np.isclose(thr[best], base.max()) and len(thr) > num_base:
+        best, swept = argbest(len(thr)), len(thr)
+        print_log(
+            f'best background threshold {base.max():.2f} is the upper edge '
+            f'of the sweep {base.min():.2f}-{base.max():.2f}: extended the '
+            f'sweep to {thr.max():.2f}; best now {thr[best]:.2f}.',
+            logger=logger,
+            level=logging.WARNING)
+    top = thr[:swept].max()
+    if np.isclose(thr[best], top) and swept > 1:
+        print_log(
+            f'best background threshold {top:.2f} is the upper edge of the '
+            f'swept range {thr[:swept].min():.2f}-{top:.2f}: the best value '
+            'may lie above it. Sweep larger values (CAMSweepMetric '
+            'thresholds / extend_to, or --thresholds / --extend-to of '
+            'tools/eval_pseudo_labels.py).',
+            logger=logger,
+            level=logging.WARNING)
+    elif np.isclose(thr[best], base.min()) and base.min() > 0:
+        print_log(
+            f'best background threshold {base.min():.2f} is the lower edge '
+            f'of the sweep: the best value may lie below it; sweep smaller '
+            'values (thresholds / --thresholds).',
+            logger=logger,
+            level=logging.WARNING)
+    return best, swept
+
+
 def _threshold_index(thresholds: Sequence[float], value: float) -> int:
     diffs = np.abs(np.asarray(thresholds, dtype=np.float64) - value)
     idx = int(diffs.argmin())
@@ -221,13 +309,21 @@ def summarize_sweep(areas: Areas,
                     bg_threshold: Optional[float] = None,
                     nan_to_num: Optional[int] = None,
                     logger: Union[MMLogger, str, None] = None,
-                    log_curve: bool = True) -> dict:
+                    log_curve: bool = True,
+                    num_base: Optional[int] = None) -> dict:
     """Pick the best threshold from summed sweep areas and log the results.
+
+    The best of the first ``num_base`` thresholds (the sweep proper) is
+    taken; when it is the sweep's upper edge, the best over all thresholds
+    (the sweep and its extension, see :func:`sweep_grid`) is taken instead
+    and a warning is logged. A best value at the upper edge of the range
+    finally swept is logged as a warning too.
 
     Args:
         areas (tuple[torch.Tensor]): Summed ``sweep_intersect_and_union``
             outputs, each of shape (T, C).
-        thresholds (Sequence[float]): The T thresholds.
+        thresholds (Sequence[float]): The T thresholds (the sweep, then its
+            extension).
         class_names (Sequence[str], optional): C names for the table;
             defaults to the indices.
         bg_threshold (float, optional): Also report the mIoU at this
@@ -236,12 +332,16 @@ def summarize_sweep(areas: Areas,
         logger (MMLogger | str, optional): Where to log (``print_log``);
             ``'silent'`` logs nothing.
         log_curve (bool): Log the whole mIoU curve. Defaults to True.
+        num_base (int, optional): How many of ``thresholds`` form the sweep
+            proper; defaults to all (no extension).
 
     Returns:
         dict: ``mIoU``/``aAcc`` (%, at the best threshold),
         ``best_bg_threshold``, ``IoU``/``Acc`` (np.ndarray (C,), at the best
-        threshold), ``curve`` (list of ``(t, mIoU)``) and, if
-        ``bg_threshold`` is given, ``mIoU_at_bg_threshold``.
+        threshold), ``curve`` (list of ``(t, mIoU)`` over the range swept),
+        ``swept_range`` (``(min, max)`` of the thresholds swept),
+        ``sweep_extended`` (bool) and, if ``bg_threshold`` is given,
+        ``mIoU_at_bg_threshold``.
     """
     num_t = len(thresholds)
     if num_t == 0 or areas[0].shape[0] != num_t:
@@ -251,16 +351,22 @@ def summarize_sweep(areas: Areas,
         areas_to_metrics(tuple(a[i] for a in areas), nan_to_num)
         for i in range(num_t)
     ]
-    curve = [(float(t), m['mIoU']) for t, m in zip(thresholds, per_t)]
     mious = np.array([m['mIoU'] for m in per_t])
-    best = int(np.nanargmax(mious)) if not np.all(np.isnan(mious)) else 0
+    num_base = num_t if num_base is None else min(num_base, num_t)
+    best, swept = _pick_best(mious, thresholds, num_base, logger)
+    curve = [(float(t), m['mIoU'])
+             for t, m in zip(thresholds[:swept], per_t[:swept])]
+    swept_range = (float(min(thresholds[:swept])),
+                   float(max(thresholds[:swept])))
     result = OrderedDict(
         mIoU=per_t[best]['mIoU'],
         aAcc=per_t[best]['aAcc'],
         best_bg_threshold=float(thresholds[best]),
         IoU=per_t[best]['IoU'],
         Acc=per_t[best]['Acc'],
-        curve=curve)
+        curve=curve,
+        swept_range=swept_range,
+        sweep_extended=swept > num_base)
     if bg_threshold is not None:
         idx = _threshold_index(thresholds, bg_threshold)
         result['mIoU_at_bg_threshold'] = per_t[idx]['mIoU']
@@ -272,7 +378,8 @@ def summarize_sweep(areas: Areas,
             '\n'.join(f'  t={t:.2f}: {m:.2f}' for t, m in curve),
             logger=logger)
     print_log(
-        f'best background threshold {thresholds[best]:.2f}: mIoU '
+        f'best background threshold {thresholds[best]:.2f} (swept '
+        f'{swept_range[0]:.2f}-{swept_range[1]:.2f}): mIoU '
         f'{result["mIoU"]:.2f}' +
         (f'; at {bg_threshold:.2f}: {result["mIoU_at_bg_threshold"]:.2f}'
          if bg_threshold is not None else ''),
@@ -313,6 +420,7 @@ def evaluate_pseudo_labels(pred_dir: str,
                            type: str = 'png',
                            thresholds: Sequence[float] = DEFAULT_BG_THRESHOLDS,
                            bg_threshold: Optional[float] = None,
+                           extend_to: Optional[float] = DEFAULT_SWEEP_LIMIT,
                            class_names: Optional[Sequence[str]] = None,
                            ignore_index: int = 255,
                            nan_to_num: Optional[int] = None,
@@ -332,7 +440,10 @@ def evaluate_pseudo_labels(pred_dir: str,
         thresholds (Sequence[float]): Background thresholds swept for CAMs.
             Defaults to 0.00, 0.01, ..., 0.59.
         bg_threshold (float, optional): For CAMs, also report the mIoU at
-            this threshold (must be in ``thresholds``).
+            this threshold (must be in ``thresholds`` or their extension).
+        extend_to (float, optional): When the best threshold is the upper
+            edge of ``thresholds``, extend the sweep up to this value (see
+            :func:`sweep_grid`); None never extends. Defaults to 0.99.
         class_names (Sequence[str], optional): Names for the table.
         ignore_index (int): Ignored ground-truth value. Defaults to 255.
         nan_to_num (int, optional): See :func:`areas_to_metrics`.
@@ -358,8 +469,11 @@ def evaluate_pseudo_labels(pred_dir: str,
     _check_files(ids, pred_dir, ext, gt_dir, '.png',
                  'pseudo-label' if type == 'png' else 'CAM')
     iou_metric = _iou_metric()
+    num_base = None
     if type == 'png':
         thresholds = [0.0]  # unused: one "threshold" row
+    else:
+        thresholds, num_base = sweep_grid(thresholds, extend_to)
     totals = None
     for img_id in ids:
         pred_path = osp.join(pred_dir, f'{img_id}{ext}')
@@ -414,4 +528,5 @@ def evaluate_pseudo_labels(pred_dir: str,
             bg_threshold=bg_threshold,
             nan_to_num=nan_to_num,
             logger=logger,
-            log_curve=log_curve))
+            log_curve=log_curve,
+            num_base=num_base))

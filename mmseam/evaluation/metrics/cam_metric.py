@@ -7,7 +7,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmseg.registry import METRICS
 
-from ..pseudo_label_eval import (DEFAULT_BG_THRESHOLDS, summarize_sweep,
+from ..pseudo_label_eval import (DEFAULT_BG_THRESHOLDS, DEFAULT_SWEEP_LIMIT,
+                                 summarize_sweep, sweep_grid,
                                  sweep_intersect_and_union)
 
 
@@ -25,6 +26,13 @@ class CAMSweepMetric(BaseMetric):
     threshold ``t`` in ``thresholds``, predicts ``argmax([t, cams])``
     (foreground class if its CAM is ``> t``, else background).
 
+    When the best threshold is the upper edge of ``thresholds`` (on data
+    other than VOC the best value can lie above 0.59), the sweep is extended
+    with the same step up to ``extend_to`` (the areas of the extension are
+    accumulated alongside at little cost), a warning is logged and
+    ``bg_sweep_max`` says how far the sweep went; a best value at the edge
+    of the extended range is logged as a warning naming the fix.
+
     Areas come from ``IoUMetric.intersect_and_union`` and metrics from
     ``IoUMetric.total_area_to_metrics``, so at a given threshold the numbers
     equal MMSegmentation's ``IoUMetric`` on the thresholded prediction.
@@ -33,8 +41,11 @@ class CAMSweepMetric(BaseMetric):
         thresholds (Sequence[float]): Background thresholds to sweep.
             Defaults to SEAM's 0.00, 0.01, ..., 0.59.
         bg_threshold (float, optional): Also report the mIoU at this fixed
-            threshold (must be one of ``thresholds``), e.g. the one used for
-            pseudo labels. Defaults to None.
+            threshold (must be one of ``thresholds`` or of their extension),
+            e.g. the one used for pseudo labels. Defaults to None.
+        extend_to (float, optional): Largest threshold of the extension of a
+            sweep whose best value is its upper edge; None never extends.
+            Defaults to 0.99.
         ignore_index (int): Ground-truth value to ignore. Defaults to 255.
         nan_to_num (int, optional): Replace NaN IoUs (classes absent in
             prediction and ground truth) by this value. Defaults to None.
@@ -44,13 +55,15 @@ class CAMSweepMetric(BaseMetric):
         prefix (str, optional): Metric name prefix. Defaults to None.
 
     Returned metrics: ``mIoU`` and ``aAcc`` (%, at the best threshold),
-    ``best_bg_threshold`` and, if ``bg_threshold`` is set,
-    ``mIoU_at_bg_threshold``.
+    ``best_bg_threshold``, ``bg_sweep_min`` / ``bg_sweep_max`` (the range
+    swept, e.g. 0.0 / 0.59, or 0.0 / 0.99 when extended) and, if
+    ``bg_threshold`` is set, ``mIoU_at_bg_threshold``.
     """
 
     def __init__(self,
                  thresholds: Sequence[float] = DEFAULT_BG_THRESHOLDS,
                  bg_threshold: Optional[float] = None,
+                 extend_to: Optional[float] = DEFAULT_SWEEP_LIMIT,
                  ignore_index: int = 255,
                  nan_to_num: Optional[int] = None,
                  log_curve: bool = True,
@@ -58,9 +71,10 @@ class CAMSweepMetric(BaseMetric):
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        self.thresholds = [float(t) for t in thresholds]
-        if not self.thresholds:
+        if not len(thresholds):
             raise ValueError('CAMSweepMetric: thresholds must not be empty.')
+        # the sweep proper first, then its extension (see sweep_grid)
+        self.thresholds, self.num_base = sweep_grid(thresholds, extend_to)
         if bg_threshold is not None and not np.isclose(
                 self.thresholds, bg_threshold, rtol=0, atol=1e-6).any():
             raise ValueError(f'CAMSweepMetric: bg_threshold {bg_threshold} '
@@ -115,8 +129,9 @@ class CAMSweepMetric(BaseMetric):
             results (list): Per-sample tuples of four (T, C) area tensors.
 
         Returns:
-            dict[str, float]: ``mIoU``, ``aAcc``, ``best_bg_threshold`` and
-            optionally ``mIoU_at_bg_threshold``.
+            dict[str, float]: ``mIoU``, ``aAcc``, ``best_bg_threshold``,
+            ``bg_sweep_min``, ``bg_sweep_max`` and optionally
+            ``mIoU_at_bg_threshold``.
         """
         logger: MMLogger = MMLogger.get_current_instance()
         totals = tuple(sum(r[i] for r in results) for i in range(4))
@@ -127,11 +142,14 @@ class CAMSweepMetric(BaseMetric):
             bg_threshold=self.bg_threshold,
             nan_to_num=self.nan_to_num,
             logger=logger,
-            log_curve=self.log_curve)
+            log_curve=self.log_curve,
+            num_base=self.num_base)
         metrics = dict(
             mIoU=summary['mIoU'],
             aAcc=summary['aAcc'],
-            best_bg_threshold=summary['best_bg_threshold'])
+            best_bg_threshold=summary['best_bg_threshold'],
+            bg_sweep_min=summary['swept_range'][0],
+            bg_sweep_max=summary['swept_range'][1])
         if self.bg_threshold is not None:
             metrics['mIoU_at_bg_threshold'] = summary['mIoU_at_bg_threshold']
         return metrics
