@@ -1,10 +1,10 @@
 # Copyright (c) mmseam contributors. All rights reserved.
 """Output format of tools/benchmark.py (not its speed)."""
-import importlib.util
 import json
 import os
 import os.path as osp
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -12,6 +12,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmseam  # noqa: F401
+from tools.benchmarking import cli, configs, env, inputs
 
 init_default_scope('mmseg')
 
@@ -46,25 +47,29 @@ RESULT_KEYS = {
 }
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('benchmark_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = load_tool()
-
-
 def run(capsys, *argv):
     """Run the tool in-process; returns (records, parsed stdout lines)."""
-    records = tool.main([R18, *argv])
+    records = cli.main([R18, *argv])
     out = capsys.readouterr().out
     lines = [json.loads(line) for line in out.splitlines()
              if line.startswith('{')]
     assert lines == records  # every record is printed, one JSON per line
     assert len(lines) == len(out.strip().splitlines())  # nothing else
     return records
+
+
+def test_command_line_prints_json_lines():
+    """``python tools/benchmark.py CONFIG ...`` prints one JSON record a
+    line, and nothing else, on stdout."""
+    out = subprocess.run(
+        [sys.executable, TOOL, R18, '--what', 'rw', '--img-size', '16',
+         '24', *TINY],
+        capture_output=True, text=True, timeout=120, check=True).stdout
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    rec = json.loads(lines[0])
+    assert rec['what'] == 'rw' and rec['mode'] == 'config'
+    assert rec['img_size'] == [16, 24] and rec['iters'] == 2
 
 
 def check_result(rec, what, mode, batch):
@@ -100,8 +105,8 @@ def test_plain_wrapper(capsys):
     (rec, ) = run(capsys, '--what', 'train', '--batch', '1', '--crop', '32',
                   '--plain-wrapper', *TINY)
     assert rec['optim_wrapper'] == 'OptimWrapper'
-    cfg = tool.load_config(BF16)
-    plain = tool.plain_wrapper(cfg.optim_wrapper)
+    cfg = configs.load_config(BF16)
+    plain = configs.plain_wrapper(cfg.optim_wrapper)
     assert plain['type'] == 'AmpOptimWrapper' and 'action' not in plain
     assert plain['dtype'] == 'bfloat16'
     assert plain['paramwise_cfg'] == cfg.optim_wrapper.paramwise_cfg
@@ -122,8 +127,8 @@ def test_other_modes(capsys, what, extra):
 def test_infer_size_cycle(capsys):
     """--size-cycle K: one of K sizes a step (same width, heights 16 px
     apart), listed in the record."""
-    assert tool.cycle_sizes((375, 500), 3) == [(375, 500), (359, 500),
-                                               (343, 500)]
+    assert inputs.cycle_sizes((375, 500), 3) == [(375, 500), (359, 500),
+                                                 (343, 500)]
     (rec, ) = run(capsys, '--what', 'infer', '--img-size', '48', '32',
                   '--scales', '1.0', '--size-cycle', '2', *TINY)
     check_result(rec, 'infer', 'config', 1)
@@ -187,15 +192,15 @@ def test_compare_strict_crf_rw(capsys, what):
 
 
 def test_to_strict_of_the_bf16_config_is_the_strict_config():
-    fast = tool.load_config(BF16)
-    strict = tool.load_config(STRICT)
-    derived = tool.to_strict(fast)
+    fast = configs.load_config(BF16)
+    strict = configs.load_config(STRICT)
+    derived = configs.to_strict(fast)
     assert fast.model.channels_last is True
     assert fast.model.test_cfg.amp_dtype == 'bfloat16'
-    assert tool.config_amp(fast) == 'bfloat16'
+    assert configs.config_amp(fast) == 'bfloat16'
     assert fast.optim_wrapper.loss_scale == dict(enabled=False)
     assert fast.train_dataloader.pin_memory is True
-    assert tool.config_amp(strict) is None
+    assert configs.config_amp(strict) is None
     assert derived.optim_wrapper.to_dict() == strict.optim_wrapper.to_dict()
     assert derived.model.channels_last is False
     assert derived.model.test_cfg.amp_dtype is None
@@ -235,27 +240,27 @@ def test_bf16_wrapper_steps_without_a_grad_scaler(monkeypatch):
 
 def test_bad_input():
     with pytest.raises(FileNotFoundError, match='no_such.py'):
-        tool.main(['no_such.py'])
+        cli.main(['no_such.py'])
     aff = osp.join(REPO, 'configs', 'affinity',
                    'affinitynet_r18-d8_1xb8-4e_synthvoc-224x224.py')
     with pytest.raises(ValueError, match='model.type="SEAM"'):
-        tool.main([aff, *TINY])
+        cli.main([aff, *TINY])
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match='--device cpu'):
-            tool.main([R18, '--device', 'cuda'])
+            cli.main([R18, '--device', 'cuda'])
     with pytest.raises(SystemExit):
-        tool.parse_args([R18, '--iters', '0'])
+        cli.parse_args([R18, '--iters', '0'])
 
 
 def test_git_commit_unknown_without_git(monkeypatch):
-    assert tool.git_commit() != ''
+    assert env.git_commit() != ''
 
     def broken(*args, **kwargs):
         raise FileNotFoundError('git')
 
     monkeypatch.setattr(subprocess, 'run', broken)
-    assert tool.git_commit() == 'unknown'
-    assert tool.git_dirty() is None
+    assert env.git_commit() == 'unknown'
+    assert env.git_dirty() is None
 
 
 def test_pseudo_end_to_end_modes(capsys, tmp_path, monkeypatch):
@@ -303,18 +308,19 @@ def test_compiled_fast_mode_adds_fast_eager(capsys):
         'fast/strict', 'strict/official', 'fast/official', 'fast/fast_eager'
     ]
     check_ratio(recs[7], 'train', fast, fast_eager)
-    cfg = tool.load_config(R18, dict(model=dict(compile_cfg=dict(a=1))))
-    assert tool.compiles(cfg, 'train') and not tool.compiles(cfg, 'infer')
-    assert not tool.compiles(tool.to_eager(cfg), 'train')
-    assert tool.to_strict(cfg).model.compile_cfg is None
+    cfg = configs.load_config(R18, dict(model=dict(compile_cfg=dict(a=1))))
+    assert configs.compiles(cfg, 'train')
+    assert not configs.compiles(cfg, 'infer')
+    assert not configs.compiles(configs.to_eager(cfg), 'train')
+    assert configs.to_strict(cfg).model.compile_cfg is None
     for value, want in ((dict(), True), (True, True), (None, False),
                         (False, False)):
-        c = tool.load_config(R18, dict(model=dict(compile_cfg=value)))
-        assert tool.compiles(c, 'train') is want
-    fast_cfg = tool.load_config(BF16)
-    assert tool.compiles(fast_cfg, 'train')
-    assert tool.compiles(fast_cfg, 'infer')
-    assert not tool.compiles(tool.to_strict(fast_cfg), 'infer')
+        c = configs.load_config(R18, dict(model=dict(compile_cfg=value)))
+        assert configs.compiles(c, 'train') is want
+    fast_cfg = configs.load_config(BF16)
+    assert configs.compiles(fast_cfg, 'train')
+    assert configs.compiles(fast_cfg, 'infer')
+    assert not configs.compiles(configs.to_strict(fast_cfg), 'infer')
 
 
 def test_profile_record(capsys):
@@ -333,4 +339,4 @@ def test_profile_record(capsys):
     assert any('conv' in t['name'] for t in top)
     assert all(t['calls_per_step'] >= 1 for t in top)
     with pytest.raises(ValueError, match='--rounds 1'):
-        tool.main([R18, '--profile', '1', '--rounds', '2', *TINY])
+        cli.main([R18, '--profile', '1', '--rounds', '2', *TINY])
