@@ -12,8 +12,7 @@
 # cores (torch.compile of the fast modes takes 1-2 minutes per workload);
 # the crf and pseudo workloads need pydensecrf. WORKLOADS picks a subset
 # (default: "train train_loss infer infer4 infer_cg infer_dcg infer_dcg_cycle
-# rw crf pseudo"; session 5's run 5 was "train infer_dcg train_loss
-# infer_dcg_cycle infer_cg infer4_dcg"). Nothing is
+# rw crf pseudo"; "infer4_dcg" is also available). Nothing is
 # downloaded (random weights). PYTHON overrides the interpreter,
 # CONFIG the SEAM config (default: the bf16 fast config; --compare-strict
 # derives the strict fp32 mode from it).

@@ -25,7 +25,7 @@ def base_record(args, device: torch.device) -> dict:
 
 def make_record(what: str, mode: str, res: dict, images: int, args,
                 base: dict, info: dict) -> dict:
-    """One result line: images/s, step times, memory, the run's set-up
+    """One result line: images/s, step times, memory, the benchmark's set-up
     (``base``) and the workload's ``info``."""
     times = res['times']
     med = statistics.median(times)
