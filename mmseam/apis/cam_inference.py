@@ -1,5 +1,5 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-"""Multi-scale + flip CAM inference over a data set (spec 1.4).
+"""Multi-scale + flip CAM inference over a data set.
 
 One plain function, :func:`infer_cams`, is used by ``tools/infer_cams.py``
 and by :class:`~mmseam.engine.hooks.PseudoLabelHook`.
@@ -28,7 +28,7 @@ CRF overlap.
 """
 import contextlib
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -133,7 +133,6 @@ def infer_cams(model,
     if batch_size < 1:
         raise ValueError(f'batch_size must be >= 1, got {batch_size}.')
     cfg = model.test_cfg
-    source = source or cfg['cam_source']
     bg_threshold = cfg['bg_threshold'] if bg_threshold is None \
         else bg_threshold
     if palette is None:
@@ -143,35 +142,85 @@ def infer_cams(model,
     rank, world_size = get_dist_info()
     ids = _dataset_ids(dataset)
     mine = list(range(rank, len(ids), world_size))
+    _remove_stale(out_dir, [ids[idx] for idx in mine], crf, crf_out_dir)
+    refiner = None if crf is None else AsyncCRFRefiner(
+        crf_out_dir,
+        alphas=crf.alphas,
+        palette=palette,
+        crf_cfg=crf,
+        workers=crf_workers,
+        overwrite=overwrite)
+    todo, crf_only, skipped = _split_work(
+        mine, ids, out_dir, refiner, overwrite, write_cams, write_pngs)
+    writer = _CamWriter(
+        model,
+        out_dir,
+        dict(
+            scales=scales,
+            flip=flip,
+            source=source or cfg['cam_source'],
+            resize_mode=cfg.get('resize_mode', 'bilinear')),
+        amp_dtype=amp_dtype,
+        bg_threshold=bg_threshold,
+        palette=palette,
+        write_cams=write_cams,
+        write_pngs=write_pngs,
+        refiner=refiner)
+    was_training = model.training
+    model.eval()
+    total_work = len(todo) + len(crf_only)
+    bar = ProgressBar(total_work) if (show_progress and rank == 0
+                                      and total_work) else None
+    try:
+        _refine_saved_cams(crf_only, ids, dataset, out_dir, refiner, bar)
+        loader = torch.utils.data.DataLoader(
+            torch.utils.data.Subset(dataset, todo),
+            batch_size=1,
+            num_workers=num_workers,
+            collate_fn=pseudo_collate,
+            shuffle=False)
+        for batch in _same_size_batches(loader, batch_size):
+            writer.run_batch(batch, bar)
+        res = dict(written=writer.written, skipped=skipped, total=len(ids))
+        if refiner is not None:
+            res['crf_processed'] = refiner.close()
+    finally:
+        if refiner is not None:
+            refiner.terminate()
+        model.train(was_training)
+    if world_size > 1:
+        barrier()
+    return res
 
-    def cam_done(idx):
+
+def _remove_stale(out_dir: str, img_ids: List[str], crf: Optional[CRFConfig],
+                  crf_out_dir: Optional[str]) -> None:
+    """Remove the ``.<name>.<rand>.tmp`` files a job killed during a write
+    left for these images (CAMs, PNGs and, with ``crf``, CRF outputs)."""
+    remove_stale_tmp(osp.join(out_dir, 'cams'), [f'{i}.npz' for i in img_ids])
+    remove_stale_tmp(
+        osp.join(out_dir, 'pseudo_labels'), [f'{i}.png' for i in img_ids])
+    if crf is None:
+        return
+    for alpha in crf.alphas:
+        for folder, ext in zip(crf_output_dirs(crf_out_dir, alpha),
+                               ('npz', 'png')):
+            remove_stale_tmp(folder, [f'{i}.{ext}' for i in img_ids])
+
+
+def _split_work(mine: List[int], ids: List[str], out_dir: str,
+                refiner: Optional[AsyncCRFRefiner], overwrite: bool,
+                write_cams: bool,
+                write_pngs: bool) -> Tuple[List[int], List[int], int]:
+    """``(todo, crf_only, skipped)``: the dataset indices to run through the
+    network, those whose saved CAMs only miss the CRF, and the count of
+    finished images."""
+    todo, crf_only, skipped = [], [], 0
+    for idx in mine:
         paths = cam_output_paths(out_dir, ids[idx])
-        return not overwrite and (
+        net_done = not overwrite and (
             (not write_cams or osp.isfile(paths['cam']))
             and (not write_pngs or osp.isfile(paths['png'])))
-
-    # a job killed during a write leaves `.<name>.<rand>.tmp` files
-    mine_ids = [ids[idx] for idx in mine]
-    remove_stale_tmp(osp.join(out_dir, 'cams'), [f'{i}.npz' for i in mine_ids])
-    remove_stale_tmp(
-        osp.join(out_dir, 'pseudo_labels'), [f'{i}.png' for i in mine_ids])
-    refiner = None
-    crf_only = []  # CAMs on disk, CRF outputs missing
-    if crf is not None:
-        for alpha in crf.alphas:
-            for folder, ext in zip(crf_output_dirs(crf_out_dir, alpha),
-                                   ('npz', 'png')):
-                remove_stale_tmp(folder, [f'{i}.{ext}' for i in mine_ids])
-        refiner = AsyncCRFRefiner(
-            crf_out_dir,
-            alphas=crf.alphas,
-            palette=palette,
-            crf_cfg=crf,
-            workers=crf_workers,
-            overwrite=overwrite)
-    todo, skipped = [], 0
-    for idx in mine:
-        net_done = cam_done(idx)
         crf_done = refiner is None or (not overwrite
                                        and refiner.done(ids[idx]))
         if net_done and crf_done:
@@ -180,25 +229,82 @@ def infer_cams(model,
             crf_only.append(idx)
         else:
             todo.append(idx)
-    loader = torch.utils.data.DataLoader(
-        torch.utils.data.Subset(dataset, todo),
-        batch_size=1,
-        num_workers=num_workers,
-        collate_fn=pseudo_collate,
-        shuffle=False)
-    was_training = model.training
-    model.eval()
-    autocast = (
-        torch.autocast(
-            next(model.parameters()).device.type, dtype=amp_dtype)
-        if amp_dtype is not None else contextlib.nullcontext())
-    total_work = len(todo) + len(crf_only)
-    bar = ProgressBar(total_work) if (show_progress and rank == 0
-                                      and total_work) else None
-    written = 0
+    return todo, crf_only, skipped
 
-    def run_batch(batch):
-        nonlocal written
+
+def _refine_saved_cams(crf_only: List[int], ids: List[str], dataset,
+                       out_dir: str, refiner: Optional[AsyncCRFRefiner],
+                       bar: Optional[ProgressBar]) -> None:
+    """Submit the CRF of images whose CAMs exist but not their CRF, from
+    the CAM files."""
+    for idx in crf_only:
+        cams, class_ids = load_cam(cam_output_paths(out_dir,
+                                                    ids[idx])['cam'])
+        refiner.submit(ids[idx], dataset.get_data_info(idx)['img_path'],
+                       cams, class_ids)
+        if bar is not None:
+            bar.update()
+
+
+def _same_size_batches(loader, batch_size: int) -> Iterator[list]:
+    """Group the loader's one-image batches into batches of up to
+    ``batch_size`` images of the same size (input and original shape)."""
+    buffers = {}  # same-size images waiting for a full batch
+    for data in loader:
+        key = (tuple(data['inputs'][0].shape),
+               tuple(data['data_samples'][0].metainfo.get('ori_shape',
+                                                          ()))[:2])
+        buffers.setdefault(key, []).append(data)
+        if len(buffers[key]) >= batch_size:
+            yield buffers.pop(key)
+        elif sum(map(len, buffers.values())) > 4 * batch_size:
+            # many sizes in flight: run the fullest group now
+            yield buffers.pop(max(buffers, key=lambda k: len(buffers[k])))
+    for key in list(buffers):
+        yield buffers.pop(key)
+
+
+class _CamWriter:
+    """Runs the network on batches of same-size images and writes each
+    image's CAMs, PNG pseudo label and (with a refiner) CRF job.
+
+    Args:
+        model (SEAM): The segmentor, in eval mode.
+        out_dir (str): Output folder.
+        cam_kwargs (dict): ``scales``, ``flip``, ``source`` and
+            ``resize_mode`` of ``model.multiscale_cam``.
+        amp_dtype (torch.dtype, optional): Autocast dtype of the network.
+        bg_threshold (float): Background score of the PNGs.
+        palette (Sequence, optional): PNG palette.
+        write_cams (bool): Write the ``.npz`` CAM files.
+        write_pngs (bool): Write the PNG pseudo labels.
+        refiner (AsyncCRFRefiner, optional): Receives every image's CAMs.
+    """
+
+    def __init__(self, model, out_dir: str, cam_kwargs: dict,
+                 amp_dtype: Optional[torch.dtype], bg_threshold: float,
+                 palette: Optional[Sequence[Sequence[int]]],
+                 write_cams: bool, write_pngs: bool,
+                 refiner: Optional[AsyncCRFRefiner]) -> None:
+        self.model = model
+        self.out_dir = out_dir
+        self.cam_kwargs = cam_kwargs
+        self.autocast = (
+            torch.autocast(
+                next(model.parameters()).device.type, dtype=amp_dtype)
+            if amp_dtype is not None else contextlib.nullcontext())
+        self.bg_threshold = bg_threshold
+        self.palette = palette
+        self.write_cams = write_cams
+        self.write_pngs = write_pngs
+        self.refiner = refiner
+        self.written = 0
+
+    def network_cams(self, batch: list) -> Tuple[list, np.ndarray,
+                                                 np.ndarray]:
+        """``(samples, cams, labels)`` of a batch: normalised float16 CAMs
+        (N, C - 1, H, W) at the original size and multi-hot labels."""
+        model = self.model
         data = dict(
             inputs=[d['inputs'][0] for d in batch],
             data_samples=[d['data_samples'][0] for d in batch])
@@ -213,70 +319,36 @@ def infer_cams(model,
                     f'to keep the present classes (use PackSegClsInputs).')
         labels = torch.stack([s.img_labels.flatten()
                               for s in samples]).cpu().numpy()
-        with autocast:
+        with self.autocast:
             raw = model.multiscale_cam(
-                inputs,
-                scales=scales,
-                flip=flip,
-                out_size=ori[:2],
-                source=source,
-                resize_mode=cfg.get('resize_mode', 'bilinear'))
+                inputs, out_size=ori[:2], **self.cam_kwargs)
         # one device -> host copy per batch; float16 as saved
-        cams_all = model.normalize_cam(raw.float()).half().cpu().numpy()
+        cams = model.normalize_cam(raw.float()).half().cpu().numpy()
+        return samples, cams, labels
+
+    def run_batch(self, batch: list, bar: Optional[ProgressBar]) -> None:
+        """Compute and write the outputs of every image of ``batch``."""
+        samples, cams_all, labels = self.network_cams(batch)
         for i, sample in enumerate(samples):
             present = np.flatnonzero(labels[i] > 0)
             # the PNG is derived from the same float16 values that are saved
             cams = cams_all[i, present]
             class_ids = (present + 1).astype(np.int64)
             img_id = image_id_of(sample)
-            paths = cam_output_paths(out_dir, img_id)
-            if write_cams:
+            paths = cam_output_paths(self.out_dir, img_id)
+            if self.write_cams:
                 save_cam(paths['cam'], cams, class_ids)
-            if write_pngs:
+            if self.write_pngs:
                 save_label_png(
                     paths['png'],
-                    cams_to_label(cams, class_ids, bg_threshold), palette)
-            if refiner is not None:
-                refiner.submit(img_id, sample.metainfo['img_path'], cams,
-                               class_ids)
-            written += 1
+                    cams_to_label(cams, class_ids, self.bg_threshold),
+                    self.palette)
+            if self.refiner is not None:
+                self.refiner.submit(img_id, sample.metainfo['img_path'],
+                                    cams, class_ids)
+            self.written += 1
             if bar is not None:
                 bar.update()
-
-    try:
-        # images whose CAMs exist but not their CRF: CRF from the files
-        for idx in crf_only:
-            cams, class_ids = load_cam(cam_output_paths(out_dir,
-                                                        ids[idx])['cam'])
-            refiner.submit(ids[idx],
-                           dataset.get_data_info(idx)['img_path'], cams,
-                           class_ids)
-            if bar is not None:
-                bar.update()
-        buffers = {}  # same-size images waiting for a full batch
-        for data in loader:
-            key = (tuple(data['inputs'][0].shape),
-                   tuple(data['data_samples'][0].metainfo.get(
-                       'ori_shape', ()))[:2])
-            buffers.setdefault(key, []).append(data)
-            if len(buffers[key]) >= batch_size:
-                run_batch(buffers.pop(key))
-            elif sum(map(len, buffers.values())) > 4 * batch_size:
-                # many sizes in flight: run the fullest group now
-                run_batch(buffers.pop(max(buffers,
-                                          key=lambda k: len(buffers[k]))))
-        for key in list(buffers):
-            run_batch(buffers.pop(key))
-        res = dict(written=written, skipped=skipped, total=len(ids))
-        if refiner is not None:
-            res['crf_processed'] = refiner.close()
-    finally:
-        if refiner is not None:
-            refiner.terminate()
-        model.train(was_training)
-    if world_size > 1:
-        barrier()
-    return res
 
 
 def cams_to_label(cams: np.ndarray, class_ids: np.ndarray,
