@@ -403,20 +403,14 @@ def render_sample(rng: np.random.Generator,
     kinds += [0] * n_dis
     order = rng.permutation(len(kinds))
     border = int(round(0.06 * size))
-
-    canvas = _background(rng, size, background_saturation)
+    scene = _Scene(
+        _background(rng, size, background_saturation), object_radius,
+        distractor_radius, decoy_prob, mark_prob, mark_colors)
     hue_bins = rng.permutation(8) if distinct_hues else None
-    top = np.full((size, size), -1, dtype=np.int32)  # topmost body index
-    bodies: List[_Body] = []
-    protected = np.zeros((size, size), dtype=bool)  # class marks (dilated)
-    areas: Dict[int, int] = {}
-
-    if not 0.0 <= body_class_bias <= 1.0:
-        raise ValueError(f'body_class_bias={body_class_bias} must lie in '
-                         '[0, 1].')
-    if not 0.0 <= mark_prob <= 1.0:
-        raise ValueError(f'mark_prob={mark_prob} must lie in [0, 1].')
-    hidden_marks = set()  # indices of objects drawn without their mark
+    for name, value in (('body_class_bias', body_class_bias),
+                        ('mark_prob', mark_prob)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f'{name}={value} must lie in [0, 1].')
     for body_no, label in enumerate(kinds[i] for i in order):
         prefer = None
         if body_class_bias > 0 and label > 0 and \
@@ -427,58 +421,9 @@ def render_sample(rng: np.random.Generator,
             body_saturation, prefer)
         gsize = int(round(size * rng.uniform(*mark_size)))
         for _ in range(40):
-            if label > 0:
-                radius = size * rng.uniform(*object_radius)
-                margin = 0.12 * size
-                cy, cx = rng.uniform(margin, size - margin, size=2)
-            else:
-                radius = size * rng.uniform(*distractor_radius)
-                cy, cx = rng.uniform(0, size, size=2)
-            mask, window = _shape_mask(look, cy, cx, radius, size)
-            body = _Body(mask, window, label, look)
-            full = body.full_mask(size)
-            if not full.any() or (full & protected).any():
-                continue
-            # Every earlier object keeps enough of its body.
-            covered = top[full]
-            if any(
-                    np.count_nonzero((top == j)) -
-                    np.count_nonzero(covered == j) < _MIN_VISIBLE * areas[j]
-                    for j in areas):
-                continue
-            if label > 0:
-                spot = _glyph_spot(rng, body, size, gsize, border)
-                if spot is None:
-                    continue
-                body.glyph = (SYNTHETIC_CLASSES[label], spot[0], spot[1],
-                              gsize)
-                if mark_prob < 1.0 and rng.uniform() >= mark_prob:
-                    hidden_marks.add(len(bodies))
-            elif rng.uniform() < decoy_prob:
-                spot = _glyph_spot(rng, body, size, gsize, 0)
-                if spot is not None:
-                    name = DECOY_GLYPHS[rng.integers(len(DECOY_GLYPHS))]
-                    body.glyph = (name, spot[0], spot[1], gsize)
-            idx = len(bodies)
-            bodies.append(body)
-            top[full] = idx
-            _paint_body(canvas, body)
-            if body.glyph is not None and idx not in hidden_marks:
-                ink_level = rng.uniform(0, 40) if look['value'] > 0.55 \
-                    else rng.uniform(215, 255)
-                ink = np.clip(ink_level + rng.uniform(-10, 10, size=3), 0, 255)
-                if label > 0 and mark_colors == 'class':
-                    ink = np.asarray(CLASS_MARK_COLORS[label - 1], np.float64)
-                elif label > 0 and mark_colors == 'body':
-                    ink = np.asarray(look['second'], np.float64)
-                gmask = _paint_glyph(canvas, body.glyph, ink)
-                if label > 0:
-                    protected |= ndimage.binary_dilation(gmask, iterations=3)
-            if label > 0:
-                areas[idx] = int(full.sum())
-            break
-
-    if not areas:
+            if scene.place(rng, label, look, gsize, border):
+                break
+    if not scene.areas:
         # Extremely rare: no object could be placed; draw a fresh layout.
         return render_sample(rng, image_size, num_objects, num_distractors,
                              decoy_prob, noise_std, ignore_band,
@@ -486,33 +431,141 @@ def render_sample(rng: np.random.Generator,
                              mark_colors, body_saturation, object_radius,
                              distractor_radius, body_class_bias, mark_prob,
                              mark_size)
-
-    labels = np.zeros(len(bodies) + 1, dtype=np.uint8)
-    for idx, body in enumerate(bodies):
-        labels[idx] = body.label
-    mask = labels[top]  # top == -1 picks the trailing 0
-    objects = []
-    for idx in sorted(areas):
-        ys, xs = np.nonzero(top == idx)
-        label = bodies[idx].label
-        _, gy, gx, gsize = bodies[idx].glyph
-        objects.append(
-            dict(
-                label=label,
-                name=SYNTHETIC_CLASSES[label],
-                bbox=(int(xs.min()) + 1, int(ys.min()) + 1, int(xs.max()) + 1,
-                      int(ys.max()) + 1),
-                mark_box=None if idx in hidden_marks else
-                (gx + 1, gy + 1, gx + gsize, gy + gsize)))
+    mask, objects = scene.mask_and_objects()
     if ignore_band > 0:
         win = 2 * ignore_band + 1
         band = ndimage.maximum_filter(mask, size=win) != \
             ndimage.minimum_filter(mask, size=win)
         mask = mask.copy()
         mask[band] = 255
+    canvas = scene.canvas
     canvas += rng.normal(0.0, noise_std, size=canvas.shape)
     img = np.clip(np.round(canvas), 0, 255).astype(np.uint8)
     return img, mask, objects
+
+
+class _Scene:
+    """The bodies of one image as they are placed, front to back.
+
+    ``canvas`` (S, S, 3) float RGB is painted as bodies are added; ``top``
+    (S, S) holds the index of the topmost body (-1: background);
+    ``protected`` the (dilated) class marks no later body may cover;
+    ``areas`` the full area of every object; ``hidden_marks`` the objects
+    drawn without their mark. The other arguments are those of
+    :func:`render_sample`.
+    """
+
+    def __init__(self, canvas: np.ndarray,
+                 object_radius: Tuple[float, float],
+                 distractor_radius: Tuple[float, float], decoy_prob: float,
+                 mark_prob: float, mark_colors: str) -> None:
+        self.canvas = canvas
+        self.size = size = canvas.shape[0]
+        self.object_radius = object_radius
+        self.distractor_radius = distractor_radius
+        self.decoy_prob = decoy_prob
+        self.mark_prob = mark_prob
+        self.mark_colors = mark_colors
+        self.top = np.full((size, size), -1, dtype=np.int32)
+        self.bodies: List[_Body] = []
+        self.protected = np.zeros((size, size), dtype=bool)
+        self.areas: Dict[int, int] = {}
+        self.hidden_marks = set()
+
+    def place(self, rng: np.random.Generator, label: int, look: dict,
+              gsize: int, border: int) -> bool:
+        """One attempt at a body of class ``label`` (0: distractor) at a
+        random place; False (nothing drawn) when it would cover a class
+        mark or too much of an earlier object, or has no room for its
+        mark."""
+        size = self.size
+        if label > 0:
+            radius = size * rng.uniform(*self.object_radius)
+            margin = 0.12 * size
+            cy, cx = rng.uniform(margin, size - margin, size=2)
+        else:
+            radius = size * rng.uniform(*self.distractor_radius)
+            cy, cx = rng.uniform(0, size, size=2)
+        mask, window = _shape_mask(look, cy, cx, radius, size)
+        body = _Body(mask, window, label, look)
+        full = body.full_mask(size)
+        if not full.any() or (full & self.protected).any():
+            return False
+        # Every earlier object keeps enough of its body.
+        covered = self.top[full]
+        if any(
+                np.count_nonzero((self.top == j)) -
+                np.count_nonzero(covered == j) < _MIN_VISIBLE * area
+                for j, area in self.areas.items()):
+            return False
+        if not self._add_glyph(rng, body, gsize, border):
+            return False
+        self._add(rng, body, full)
+        return True
+
+    def _add_glyph(self, rng: np.random.Generator, body: _Body, gsize: int,
+                   border: int) -> bool:
+        """Give an object its class mark (False: no room for it) and a
+        distractor, with ``decoy_prob``, a decoy glyph."""
+        if body.label > 0:
+            spot = _glyph_spot(rng, body, self.size, gsize, border)
+            if spot is None:
+                return False
+            body.glyph = (SYNTHETIC_CLASSES[body.label], spot[0], spot[1],
+                          gsize)
+            if self.mark_prob < 1.0 and rng.uniform() >= self.mark_prob:
+                self.hidden_marks.add(len(self.bodies))
+        elif rng.uniform() < self.decoy_prob:
+            spot = _glyph_spot(rng, body, self.size, gsize, 0)
+            if spot is not None:
+                name = DECOY_GLYPHS[rng.integers(len(DECOY_GLYPHS))]
+                body.glyph = (name, spot[0], spot[1], gsize)
+        return True
+
+    def _add(self, rng: np.random.Generator, body: _Body,
+             full: np.ndarray) -> None:
+        """Paint ``body`` (and its glyph) on top of the scene."""
+        idx = len(self.bodies)
+        self.bodies.append(body)
+        self.top[full] = idx
+        _paint_body(self.canvas, body)
+        label, look = body.label, body.look
+        if body.glyph is not None and idx not in self.hidden_marks:
+            ink_level = rng.uniform(0, 40) if look['value'] > 0.55 \
+                else rng.uniform(215, 255)
+            ink = np.clip(ink_level + rng.uniform(-10, 10, size=3), 0, 255)
+            if label > 0 and self.mark_colors == 'class':
+                ink = np.asarray(CLASS_MARK_COLORS[label - 1], np.float64)
+            elif label > 0 and self.mark_colors == 'body':
+                ink = np.asarray(look['second'], np.float64)
+            gmask = _paint_glyph(self.canvas, body.glyph, ink)
+            if label > 0:
+                self.protected |= ndimage.binary_dilation(
+                    gmask, iterations=3)
+        if label > 0:
+            self.areas[idx] = int(full.sum())
+
+    def mask_and_objects(self) -> Tuple[np.ndarray, List[dict]]:
+        """The (S, S) uint8 class mask and the objects of
+        :func:`render_sample`."""
+        labels = np.zeros(len(self.bodies) + 1, dtype=np.uint8)
+        for idx, body in enumerate(self.bodies):
+            labels[idx] = body.label
+        mask = labels[self.top]  # top == -1 picks the trailing 0
+        objects = []
+        for idx in sorted(self.areas):
+            ys, xs = np.nonzero(self.top == idx)
+            label = self.bodies[idx].label
+            _, gy, gx, gsize = self.bodies[idx].glyph
+            objects.append(
+                dict(
+                    label=label,
+                    name=SYNTHETIC_CLASSES[label],
+                    bbox=(int(xs.min()) + 1, int(ys.min()) + 1,
+                          int(xs.max()) + 1, int(ys.max()) + 1),
+                    mark_box=None if idx in self.hidden_marks else
+                    (gx + 1, gy + 1, gx + gsize, gy + gsize)))
+        return mask, objects
 
 
 def _voc_xml(img_id: str, size: int, objects: List[dict]) -> str:
@@ -606,7 +659,7 @@ def make_synthetic_voc(out_dir: str,
                          f'num_val={num_val} >= 0.')
     if image_size < 64:
         raise ValueError(f'image_size={image_size} is too small; use >= 64 '
-                         '(224 recommended, see synthetic_findings.md).')
+                         '(224 recommended).')
     style = _scene_options(style)
     out_dir = osp.abspath(out_dir)
     _prepare_out_dir(out_dir, force)
@@ -614,85 +667,26 @@ def make_synthetic_voc(out_dir: str,
     os.makedirs(parent, exist_ok=True)
     start = time.time()
     tmp = tempfile.mkdtemp(prefix=f'.{osp.basename(out_dir)}.tmp-', dir=parent)
-    cmap = voc_colormap().reshape(-1).tolist()
     try:
-        sub_dirs = ('JPEGImages', 'Annotations', 'SegmentationClass',
-                    'SegmentationClassAug', 'ImageSets/Segmentation')
-        for sub in sub_dirs:
+        for sub in ('JPEGImages', 'Annotations', 'SegmentationClass',
+                    'SegmentationClassAug', 'ImageSets/Segmentation'):
             os.makedirs(osp.join(tmp, sub))
-        split_ids: Dict[str, List[str]] = {}
+        stats = dict(objects=0, fg_pixels=0, all_pixels=0)
         counts: Dict[str, List[int]] = {}
-        num_objects_total, fg_pixels, all_pixels = 0, 0, 0
+        split_ids: Dict[str, List[str]] = {}
         for split, num in (('train', num_train), ('val', num_val)):
-            ids = []
-            counts[split] = [0] * (len(SYNTHETIC_CLASSES) - 1)
-            for index in range(num):
-                rng = np.random.default_rng(
-                    np.random.SeedSequence(
-                        [int(seed), _SPLIT_CODES[split], index]))
-                img, mask, objects = render_sample(rng, image_size, **style)
-                img_id = f'{split}_{index:05d}'
-                ids.append(img_id)
-                Image.fromarray(img).save(
-                    osp.join(tmp, 'JPEGImages', img_id + '.jpg'),
-                    quality=jpeg_quality,
-                    subsampling=0)
-                png = Image.fromarray(mask)
-                png.putpalette(cmap)  # 'L' -> 'P', indices kept
-                for sub in ('SegmentationClass', 'SegmentationClassAug'):
-                    png.save(osp.join(tmp, sub, img_id + '.png'))
-                with open(
-                        osp.join(tmp, 'Annotations', img_id + '.xml'),
-                        'w',
-                        encoding='utf-8') as f:
-                    f.write(_voc_xml(img_id, image_size, objects))
-                for label in {obj['label'] for obj in objects}:
-                    counts[split][label - 1] += 1
-                num_objects_total += len(objects)
-                fg_pixels += int(np.count_nonzero((mask > 0) & (mask < 255)))
-                all_pixels += mask.size
-            split_ids[split] = ids
-        lists = dict(
-            train=split_ids['train'],
-            train_aug=split_ids['train'],
-            val=split_ids['val'])
-        for name, ids in lists.items():
-            with open(
-                    osp.join(tmp, 'ImageSets', 'Segmentation', name + '.txt'),
-                    'w',
-                    encoding='utf-8') as f:
-                f.write(''.join(i + '\n' for i in ids))
-        metainfo = dict(
-            classes=list(SYNTHETIC_CLASSES),
-            palette=SYNTHETIC_PALETTE,
-            format_version=_FORMAT_VERSION,
-            generator=dict(
-                seed=int(seed),
-                num_train=int(num_train),
-                num_val=int(num_val),
-                image_size=int(image_size),
-                jpeg_quality=int(jpeg_quality),
-                **{k: list(v) if isinstance(v, tuple) else v
-                   for k, v in style.items()}),
-            class_image_counts=counts)
-        with open(osp.join(tmp, 'metainfo.json'), 'w', encoding='utf-8') as f:
-            json.dump(metainfo, f, indent=2, sort_keys=True)
-            f.write('\n')
-        os.chmod(tmp, 0o755)
-        # Swap the finished tree into place.
-        _prepare_out_dir(out_dir, force)
-        trash = None
-        if osp.isdir(out_dir):
-            if os.listdir(out_dir):
-                trash = tempfile.mkdtemp(
-                    prefix=f'.{osp.basename(out_dir)}.old-', dir=parent)
-                os.rmdir(trash)
-                os.rename(out_dir, trash)
-            else:
-                os.rmdir(out_dir)
-        os.rename(tmp, out_dir)
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
+            split_ids[split], counts[split] = _write_split(
+                tmp, split, num, seed, image_size, jpeg_quality, style,
+                stats)
+        _write_lists_and_metainfo(tmp, split_ids, counts, dict(
+            seed=int(seed),
+            num_train=int(num_train),
+            num_val=int(num_val),
+            image_size=int(image_size),
+            jpeg_quality=int(jpeg_quality),
+            **{k: list(v) if isinstance(v, tuple) else v
+               for k, v in style.items()}))
+        _swap_into_place(tmp, out_dir, force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -706,7 +700,87 @@ def make_synthetic_voc(out_dir: str,
             split: dict(zip(SYNTHETIC_CLASSES[1:], c))
             for split, c in counts.items()
         },
-        mean_objects=num_objects_total / total,
-        fg_fraction=fg_pixels / max(all_pixels, 1),
+        mean_objects=stats['objects'] / total,
+        fg_fraction=stats['fg_pixels'] / max(stats['all_pixels'], 1),
         metainfo=dict(classes=SYNTHETIC_CLASSES, palette=SYNTHETIC_PALETTE),
         seconds=time.time() - start)
+
+
+def _write_split(tmp: str, split: str, num: int, seed: int, image_size: int,
+                 jpeg_quality: int, style: dict,
+                 stats: Dict[str, int]) -> Tuple[List[str], List[int]]:
+    """Render and write the ``num`` images of ``split`` under ``tmp``;
+    returns their ids and the per-class image counts, and adds the object
+    and pixel counts to ``stats``."""
+    cmap = voc_colormap().reshape(-1).tolist()
+    ids = []
+    counts = [0] * (len(SYNTHETIC_CLASSES) - 1)
+    for index in range(num):
+        rng = np.random.default_rng(
+            np.random.SeedSequence([int(seed), _SPLIT_CODES[split], index]))
+        img, mask, objects = render_sample(rng, image_size, **style)
+        img_id = f'{split}_{index:05d}'
+        ids.append(img_id)
+        Image.fromarray(img).save(
+            osp.join(tmp, 'JPEGImages', img_id + '.jpg'),
+            quality=jpeg_quality,
+            subsampling=0)
+        png = Image.fromarray(mask)
+        png.putpalette(cmap)  # 'L' -> 'P', indices kept
+        for sub in ('SegmentationClass', 'SegmentationClassAug'):
+            png.save(osp.join(tmp, sub, img_id + '.png'))
+        with open(
+                osp.join(tmp, 'Annotations', img_id + '.xml'),
+                'w',
+                encoding='utf-8') as f:
+            f.write(_voc_xml(img_id, image_size, objects))
+        for label in {obj['label'] for obj in objects}:
+            counts[label - 1] += 1
+        stats['objects'] += len(objects)
+        stats['fg_pixels'] += int(np.count_nonzero((mask > 0) & (mask < 255)))
+        stats['all_pixels'] += mask.size
+    return ids, counts
+
+
+def _write_lists_and_metainfo(tmp: str, split_ids: Dict[str, List[str]],
+                              counts: Dict[str, List[int]],
+                              generator: dict) -> None:
+    """The ``ImageSets/Segmentation`` lists and ``metainfo.json``."""
+    lists = dict(
+        train=split_ids['train'],
+        train_aug=split_ids['train'],
+        val=split_ids['val'])
+    for name, ids in lists.items():
+        with open(
+                osp.join(tmp, 'ImageSets', 'Segmentation', name + '.txt'),
+                'w',
+                encoding='utf-8') as f:
+            f.write(''.join(i + '\n' for i in ids))
+    metainfo = dict(
+        classes=list(SYNTHETIC_CLASSES),
+        palette=SYNTHETIC_PALETTE,
+        format_version=_FORMAT_VERSION,
+        generator=generator,
+        class_image_counts=counts)
+    with open(osp.join(tmp, 'metainfo.json'), 'w', encoding='utf-8') as f:
+        json.dump(metainfo, f, indent=2, sort_keys=True)
+        f.write('\n')
+
+
+def _swap_into_place(tmp: str, out_dir: str, force: bool) -> None:
+    """Rename the finished tree ``tmp`` to ``out_dir`` (replacing it)."""
+    os.chmod(tmp, 0o755)
+    _prepare_out_dir(out_dir, force)
+    trash = None
+    if osp.isdir(out_dir):
+        if os.listdir(out_dir):
+            trash = tempfile.mkdtemp(
+                prefix=f'.{osp.basename(out_dir)}.old-',
+                dir=osp.dirname(out_dir))
+            os.rmdir(trash)
+            os.rename(out_dir, trash)
+        else:
+            os.rmdir(out_dir)
+    os.rename(tmp, out_dir)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
