@@ -8,12 +8,13 @@ https://arxiv.org/abs/2004.04581.
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from mmseam.models.utils.projection import (build_projections,
+                                            official_projection_init)
 from mmseam.utils.misc import source_path
 
 __all__ = ['PixelCorrelationModule']
@@ -88,19 +89,14 @@ class PixelCorrelationModule(BaseModule):
         self.use_image = use_image
         self.eps = eps
 
-        self.proj = nn.ModuleList([
-            nn.Conv2d(c_in, c_out, 1, bias=False)
-            for c_in, c_out in zip(in_channels, proj_channels)
-        ])
-        fuse_in = sum(proj_channels) + (3 if use_image else 0)
-        self.fuse = nn.Conv2d(fuse_in, out_channels, 1, bias=False)
+        self.proj, self.fuse = build_projections(
+            in_channels, proj_channels,
+            sum(proj_channels) + (3 if use_image else 0), out_channels)
         if init_cfg is None:
             self._official_init()
 
     def _official_init(self) -> None:
-        for conv in self.proj:
-            nn.init.kaiming_normal_(conv.weight)
-        nn.init.xavier_uniform_(self.fuse.weight, gain=4)
+        official_projection_init(self.proj, self.fuse)
 
     def init_weights(self) -> None:
         """Initialise weights (official scheme unless ``init_cfg`` is set)."""

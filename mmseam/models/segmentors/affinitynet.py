@@ -15,13 +15,14 @@ official "from" crop). A pair map therefore has shape
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from torch import Tensor
 
+from mmseam.models.utils.projection import (build_projections,
+                                            official_projection_init)
 from mmseam.utils.misc import source_path
 
 __all__ = [
@@ -261,19 +262,14 @@ class AffinityNet(BaseModel):
         self.radius = int(radius)
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
-        self.proj = nn.ModuleList([
-            nn.Conv2d(c_in, c_out, 1, bias=False)
-            for c_in, c_out in zip(in_channels, proj_channels)
-        ])
-        self.fuse = nn.Conv2d(sum(proj_channels), out_channels, 1, bias=False)
+        self.proj, self.fuse = build_projections(
+            in_channels, proj_channels, sum(proj_channels), out_channels)
         self.loss_aff = MODELS.build(loss_aff)
         if init_cfg is None:
             self._official_init()
 
     def _official_init(self) -> None:
-        for conv in self.proj:
-            nn.init.kaiming_normal_(conv.weight)
-        nn.init.xavier_uniform_(self.fuse.weight, gain=4)
+        official_projection_init(self.proj, self.fuse)
 
     @property
     def num_pairs(self) -> int:
