@@ -1,0 +1,11 @@
+# CAM baseline on your own data: the SEAM config with PCM, min-pool, ER and
+# ECR off (one view, classification loss only); same data block, backbone
+# initialisation and schedule.
+_base_ = ['./seam_tinyconvnet_1xb8-12e_custom-224x224.py']
+model = dict(
+    neck=None,
+    equivariant_transform=None,
+    loss_minpool=None,
+    loss_er=None,
+    loss_ecr=None,
+    test_cfg=dict(cam_source='cam'))
