@@ -452,6 +452,9 @@ def test_pytorch_seam_file_end_to_end(tmp_path):
     assert meta['source_format'] == 'pytorch'
     assert meta['converted_from'] == 'resnet38_SEAM.pth'
     ckpt = _check_converted(dst, source, 'seam')
+    # VOC names for mmseg.apis.init_model
+    classes = ckpt['meta']['dataset_meta']['classes']
+    assert len(classes) == 21 and classes[:2] == ('background', 'aeroplane')
     assert ckpt['state_dict']['backbone.b2.bn_branch2a.num_batches_tracked'] \
         == 7
 

@@ -367,6 +367,13 @@ def convert(src: str,
         num_classes=info['num_classes'],
         mmseam_version=mmseam.__version__,
         converter='tools/model_converters/seam_official_to_mmseam.py')
+    if info['kind'] == 'seam' and info['num_classes'] == 21:
+        # the official SEAM is a VOC model: class names and palette for
+        # mmseg.apis.init_model (which needs them in meta.dataset_meta)
+        from mmseam.datasets import VOCClsDataset
+        meta['dataset_meta'] = dict(
+            classes=tuple(VOCClsDataset.METAINFO['classes']),
+            palette=[list(c) for c in VOCClsDataset.METAINFO['palette']])
     out_dir = osp.dirname(osp.abspath(dst))
     os.makedirs(out_dir, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
