@@ -149,8 +149,8 @@ def build_model(cfg: Config, checkpoint: str, device: str):
     return model.to(device).eval()
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def check_inputs(args) -> None:
+    """Fail early on a missing config, checkpoint or CAM folder."""
     for path, what in ((args.config, 'config'), (args.checkpoint,
                                                  'checkpoint')):
         if not osp.isfile(path):
@@ -158,6 +158,41 @@ def main(argv=None):
     if not osp.isdir(args.cam_dir):
         raise FileNotFoundError(f'--cam-dir {args.cam_dir!r} does not exist; '
                                 'run tools/infer_cams.py first.')
+
+
+def walk_image(model, img_path: str, img_id: str, args,
+               params: dict) -> np.ndarray:
+    """The random-walk (and with ``--crf`` CRF-refined) label map of one
+    image, (H, W) class ids."""
+    import mmcv
+    img = mmcv.imread(img_path)  # BGR uint8, as LoadImageFromFile
+    if img is None:
+        raise FileNotFoundError(f'image {img_path} cannot be read.')
+    cams, labels = load_cams(args.cam_dir, img_id)
+    out = random_walk_with_model(
+        model,
+        img,
+        cams,
+        labels,
+        alpha=params['alpha'],
+        beta=params['beta'],
+        logt=int(params['logt']),
+        stride=args.stride,
+        method=args.method,
+        dense_max_hw=args.dense_max_hw,
+        return_scores=args.crf)
+    if not args.crf:
+        return out.cpu().numpy()
+    from mmseam.apis.crf import crf_inference
+    _, scores, class_ids = out
+    rgb = np.ascontiguousarray(img[..., ::-1])
+    scores = crf_inference(rgb, scores.cpu().numpy(), t=args.crf_t)
+    return class_ids.cpu().numpy()[scores.argmax(0)]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    check_inputs(args)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -182,37 +217,13 @@ def main(argv=None):
     # a job killed during a write leaves `.<name>.<rand>.tmp` files
     remove_stale_tmp(args.out_dir, [f'{i}.png' for i, _ in items])
 
-    import mmcv
     bar = None
     if rank == 0 and todo:
         from mmengine.utils import ProgressBar
         bar = ProgressBar(len(todo))
     start = time.time()
     for img_id, img_path in todo:
-        img = mmcv.imread(img_path)  # BGR uint8, as LoadImageFromFile
-        if img is None:
-            raise FileNotFoundError(f'image {img_path} cannot be read.')
-        cams, labels = load_cams(args.cam_dir, img_id)
-        out = random_walk_with_model(
-            model,
-            img,
-            cams,
-            labels,
-            alpha=params['alpha'],
-            beta=params['beta'],
-            logt=int(params['logt']),
-            stride=args.stride,
-            method=args.method,
-            dense_max_hw=args.dense_max_hw,
-            return_scores=args.crf)
-        if args.crf:
-            from mmseam.apis.crf import crf_inference
-            _, scores, class_ids = out
-            rgb = np.ascontiguousarray(img[..., ::-1])
-            scores = crf_inference(rgb, scores.cpu().numpy(), t=args.crf_t)
-            label = class_ids.cpu().numpy()[scores.argmax(0)]
-        else:
-            label = out.cpu().numpy()
+        label = walk_image(model, img_path, img_id, args, params)
         save_label_png(
             osp.join(args.out_dir, f'{img_id}.png'), label.astype(np.uint8),
             palette)

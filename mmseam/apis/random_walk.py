@@ -206,6 +206,41 @@ def _as_tensor(x: ArrayLike, device: torch.device) -> Tensor:
     return x.to(device)
 
 
+def _sorted_channels(cams: Tensor,
+                     labels: Optional[Sequence[int]]) -> Tuple[Tensor, Tensor]:
+    """The (K, H, W) CAMs in increasing class order and the class id of
+    every walk channel, (1 + K,) with the background's 0 first."""
+    k = cams.shape[0]
+    if labels is None:
+        labels = list(range(1, k + 1))
+    labels = torch.as_tensor(np.asarray(labels, dtype=np.int64).reshape(-1))
+    if labels.numel() != k or (labels <= 0).any() or len(set(
+            labels.tolist())) != k:
+        raise ValueError(
+            f'{_FILE}: labels {labels.tolist()} must be {k} distinct class '
+            f'ids >= 1, one per CAM channel.')
+    order = torch.argsort(labels)
+    cams, labels = cams[order.to(cams.device)], labels[order]
+    return cams, torch.cat([labels.new_zeros(1), labels]).to(cams.device)
+
+
+def _affinity_input(affinity: ArrayLike, device: torch.device, hw: int,
+                    radius: int) -> Tuple[Tensor, int]:
+    """A given affinity as :func:`propagate` takes it: dense (1, hw, hw) or
+    pairs (1, P, h', w'), with the radius of the pairs."""
+    aff = _as_tensor(affinity, device).float()
+    if aff.dim() == 2:  # dense (hw, hw)
+        aff = aff[None]
+    elif aff.dim() == 3 and tuple(aff.shape) != (1, hw, hw):
+        aff = aff[None]  # pairs (P, h', w')
+    if aff.dim() == 4:
+        radius = radius_from_num_pairs(aff.size(1))
+    elif aff.dim() != 3:
+        raise ValueError(f'{_FILE}: unsupported affinity shape '
+                         f'{tuple(affinity.shape)}.')
+    return aff, radius
+
+
 def random_walk(
     cams: ArrayLike,
     labels: Optional[Sequence[int]] = None,
@@ -272,18 +307,7 @@ def random_walk(
         raise ValueError(f'{_FILE}: cams must be (K, H, W), got '
                          f'{tuple(cams.shape)}.')
     k, h, w = cams.shape
-    if labels is None:
-        labels = list(range(1, k + 1))
-    labels = torch.as_tensor(np.asarray(labels, dtype=np.int64).reshape(-1))
-    if labels.numel() != k or (labels <= 0).any() or len(set(
-            labels.tolist())) != k:
-        raise ValueError(
-            f'{_FILE}: labels {labels.tolist()} must be {k} distinct class '
-            f'ids >= 1, one per CAM channel.')
-    order = torch.argsort(labels)
-    cams, labels = cams[order.to(device)], labels[order]
-    class_ids = torch.cat([labels.new_zeros(1), labels]).to(device)
-
+    cams, class_ids = _sorted_channels(cams, labels)
     scores = rw_input_scores(cams, alpha, stride)
     fh, fw = scores.shape[-2:]
     if features is not None:
@@ -298,17 +322,7 @@ def random_walk(
         radius = effective_radius(fh, fw, radius)
         aff = pair_affinity(feat, radius)
     else:
-        aff = _as_tensor(affinity, device).float()
-        hw = fh * fw
-        if aff.dim() == 2:  # dense (hw, hw)
-            aff = aff[None]
-        elif aff.dim() == 3 and tuple(aff.shape) != (1, hw, hw):
-            aff = aff[None]  # pairs (P, h', w')
-        if aff.dim() == 4:
-            radius = radius_from_num_pairs(aff.size(1))
-        elif aff.dim() != 3:
-            raise ValueError(f'{_FILE}: unsupported affinity shape '
-                             f'{tuple(affinity.shape)}.')
+        aff, radius = _affinity_input(affinity, device, fh * fw, radius)
     walked = propagate(
         scores[None],
         aff,
