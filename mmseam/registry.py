@@ -24,8 +24,12 @@ __all__ = list(mmseg_registry.__all__)
 
 def _child(name: str) -> Registry:
     parent = getattr(mmseg_registry, name)
+    # A child looks into its parent's registered modules but does not run
+    # the parent's lazy imports (``locations``, e.g. ``mmseg.evaluation`` for
+    # ``IoUMetric``): the child runs them, with mmseam's own.
+    locations = ['mmseam'] + list(getattr(parent, '_locations', []))
     return Registry(
-        parent.name, parent=parent, scope='mmseam', locations=['mmseam'])
+        parent.name, parent=parent, scope='mmseam', locations=locations)
 
 
 RUNNERS = _child('RUNNERS')

@@ -7,6 +7,7 @@ what is tested (``sys.modules`` of this process already holds mmcv).
 import subprocess
 import sys
 import textwrap
+import types
 
 import pytest
 
@@ -63,7 +64,8 @@ def test_stub_installed_when_ext_missing(tmp_path):
 
 
 def test_nothing_stubbed_with_real_ext(tmp_path):
-    """An importable mmcv._ext (full mmcv) is left untouched."""
+    """An importable mmcv._ext (full mmcv) is left untouched, also by the
+    start-up hook (mmseg imported before mmseam)."""
     ext_dir = tmp_path / 'fake_full_mmcv'
     ext_dir.mkdir()
     # stands in for the compiled module: every op exists and answers
@@ -78,6 +80,7 @@ def test_nothing_stubbed_with_real_ext(tmp_path):
         import mmcv, os
         if not os.path.exists(os.path.join(mmcv.__path__[0], '_ext.py')):
             mmcv.__path__.append({str(ext_dir)!r})
+        import mmseg.models  # mmseg first: the start-up hook runs, inert
         import mmseam
         from mmseam.utils import ensure_mmcv_ext, is_mmcv_ext_stubbed
         import mmcv._ext as ext
@@ -114,3 +117,77 @@ def test_broken_ext_warns_and_stubs(tmp_path):
         ''', tmp_path)
     assert res.returncode == 0, res.stderr
     assert 'STUBBED' in res.stdout
+
+
+def test_mmseg_first_gets_the_stub_from_the_startup_hook(tmp_path):
+    """``from mmseg.datasets import ...`` before ``import mmseam`` works:
+    the installed mmseam-hook.pth armed the hook at start-up."""
+    prelude = ('import sys; sys.modules["mmcv._ext"] = None\n'
+               if _has_real_ext() else '')
+    res = _run(
+        prelude + '''
+        import sys
+        import mmseam_hook
+        assert mmseam_hook.is_installed(), 'mmseam-hook.pth did not run'
+        from mmseg.datasets import BaseSegDataset  # noqa: F401
+        import mmseg.models  # noqa: F401  (imports mmcv.ops)
+        assert 'mmseam' not in sys.modules
+        assert mmseam_hook.is_mmcv_ext_stubbed()
+        assert not mmseam_hook.is_installed()      # one shot: removed
+        import mmseam
+        from mmseam.utils import MissingMMCVOpError
+        assert MissingMMCVOpError is mmseam_hook.MissingMMCVOpError
+        import mmcv._ext as ext
+        try:
+            ext.nms_forward()
+        except MissingMMCVOpError as err:
+            assert 'nms_forward' in str(err)
+            print('STUBBED BEFORE MMSEAM')
+        ''', tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert 'STUBBED BEFORE MMSEAM' in res.stdout
+
+
+class _Recorder:
+    """A meta path finder that records what it is asked for."""
+
+    def __init__(self):
+        self.asked = []
+
+    def find_spec(self, fullname, path=None, target=None):
+        self.asked.append(fullname)
+        return None
+
+
+def test_hook_fires_once_on_mmcv_ops_only(monkeypatch):
+    """In-process mechanics: other names pass through; on ``mmcv.ops`` the
+    hook calls ensure_mmcv_ext once and takes itself out of sys.meta_path
+    without making the import system skip the finder after it."""
+    import mmseam_hook
+    hook = mmseam_hook._MMCVOpsHook
+    calls = []
+    monkeypatch.setattr(mmseam_hook, 'ensure_mmcv_ext',
+                        lambda: calls.append('ensure'))
+    after = _Recorder()
+    monkeypatch.setattr(sys, 'meta_path', [after] + list(sys.meta_path))
+    mmseam_hook.uninstall()
+    monkeypatch.delitem(sys.modules, 'mmcv.ops', raising=False)
+    mmseam_hook.install()
+    mmseam_hook.install()  # idempotent
+    assert sys.meta_path[:2] == [hook, after]
+    assert hook.find_spec('mmcv.cnn') is None
+    assert hook.find_spec('mmcv') is None
+    assert calls == [] and mmseam_hook.is_installed()
+    # as importlib does: iterate over the live list, ask each finder
+    for finder in sys.meta_path:
+        assert finder.find_spec('mmcv.ops') is None
+        if finder is after:
+            break
+    assert calls == ['ensure']
+    assert after.asked == ['mmcv.ops']  # not skipped
+    assert not mmseam_hook.is_installed()
+    assert after in sys.meta_path
+    # too late once mmcv.ops is imported: install() does nothing
+    monkeypatch.setitem(sys.modules, 'mmcv.ops', types.ModuleType('mmcv.ops'))
+    mmseam_hook.install()
+    assert not mmseam_hook.is_installed()
