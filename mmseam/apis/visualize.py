@@ -6,7 +6,8 @@ from typing import List, Optional, Sequence
 import numpy as np
 from PIL import Image
 
-from .cam_io import atomic_write, voc_colormap
+from mmseam.utils.misc import voc_colormap
+from .cam_io import atomic_write
 
 __all__ = ['cam_heatmap', 'colorize_label', 'overlay', 'save_grid', 'load_rgb']
 
@@ -41,7 +42,7 @@ def colorize_label(label: np.ndarray,
     Returns:
         np.ndarray: uint8 (H, W, 3).
     """
-    full = np.array(voc_colormap(256), dtype=np.uint8)
+    full = voc_colormap(256)
     if palette is not None:
         full[:len(palette)] = np.array(palette, dtype=np.uint8)
     full[255] = (255, 255, 255)
