@@ -154,6 +154,7 @@ if __name__ == '__main__':
                 '.mim/model-index.yml',
                 '.mim/configs/**/*.py',
                 '.mim/configs/**/*.md',
+                '.mim/configs/**/*.yml',
                 '.mim/tools/*.py',
                 '.mim/tools/*.sh',
                 '.mim/tools/**/*.py',

@@ -1,12 +1,5 @@
-# AffinityNet for the synthetic CPU demo: the official recipe
-# (affinitynet_resnet38d_1xb8-8e_voc12aug-448x448.py) on the small
-# ResNetV1c-18-d8 of the synthetic SEAM configs, initialised from the
-# synthetic pretraining run (the stand-in for ImageNet, as the official
-# AffinityNet starts from ImageNet weights, not from SEAM).
-# Set the CRF folders and the backbone checkpoint with --cfg-options:
-#   train_dataloader.dataset.pipeline.1.la_dir=.../crf/crf_4
-#   train_dataloader.dataset.pipeline.1.ha_dir=.../crf/crf_24
-#   model.backbone.init_cfg.checkpoint=.../pretrain/epoch_N.pth
+# AffinityNet on the synthetic data set on a narrow ResNetV1c-18-d8, 4 epochs
+# (CRF folders: train_dataloader.dataset.pipeline.1.la_dir / ha_dir).
 _base_ = ['./affinitynet_resnet38d_1xb8-8e_voc12aug-448x448.py']
 data_root = 'data/synthetic_voc'
 metainfo = dict(
@@ -61,10 +54,9 @@ model = dict(
         contract_dilation=True,
         norm_cfg=norm_cfg,
         norm_eval=True,
+        # the classifier pretraining's weights: checkpoint=PATH
         init_cfg=dict(
-            type='Pretrained',
-            checkpoint='work_dirs/cam-pretrain_r18-d8_1xb8-12e_synthvoc-224x224/epoch_12.pth',
-            prefix='backbone.')),
+            type='Pretrained', checkpoint=None, prefix='backbone.')),
     in_channels=(64, 128, 256),
     proj_channels=(32, 64, 128),
     out_channels=224)
@@ -82,7 +74,6 @@ param_scheduler = [
 train_cfg = dict(max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(interval=10),
-    # a checkpoint every epoch, two kept: a killed run resumes (--resume)
-    # from the last epoch (mmengine deletes the oldest before writing)
+    # a checkpoint every epoch, two kept: --resume continues a killed run
     checkpoint=dict(interval=1, max_keep_ckpts=2))
 randomness = dict(seed=0)

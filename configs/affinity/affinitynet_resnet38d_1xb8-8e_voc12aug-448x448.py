@@ -1,24 +1,9 @@
-# AffinityNet (PSA, CVPR18) for SEAM's random-walk stage, official recipe
-# (spec 1.5, SEAM train_aff.py): ResNet38d from ImageNet (not from the SEAM
-# weights), VOC 2012 train_aug (10,582 images), batch 8 on 1 GPU, 8 epochs
-# (10,576 iterations), lr 0.01 poly 0.9, wd 5e-4, backbone 1x / new layers
-# 10x, crop 448 with colour jitter + joint random crop + flip, no rescale.
-#
-# Targets come from the la / ha CRF score maps of the CAM stage:
-#   python tools/infer_cams.py SEAM_CFG SEAM_CKPT --out-dir $W --split train_aug
-#   python tools/crf_refine.py --cam-dir $W/cams --alphas 4 24 \
-#       --img-dir data/VOCdevkit/VOC2012/JPEGImages --out-dir $W/crf \
-#       --split-file data/VOCdevkit/VOC2012/ImageSets/Segmentation/train_aug.txt
-# then set `crf_root` below to $W/crf (or override
-# train_dataloader.dataset.pipeline.1.la_dir / ha_dir with --cfg-options),
-# train, and random-walk the CAMs with the trained model:
-#   python tools/infer_random_walk.py THIS_CFG AFF_CKPT --cam-dir $W/cams \
-#       --out-dir $W/rw --split train_aug            (SEAM: alpha 6, beta 8,
-#                                                     logt 6; --preset psa)
+# AffinityNet (PSA) for SEAM's random walk, official recipe: ResNet38d from
+# ImageNet, VOC train_aug, batch 8, 8 epochs, crop 448, targets from the la /
+# ha CRF score maps of the SEAM CAMs (usage: configs/affinity/README.md).
 _base_ = ['mmseg::_base_/default_runtime.py']
 custom_imports = dict(imports=['mmseam'], allow_failed_imports=False)
 
-# ----------------------------------------------------------------- data
 crf_root = 'work_dirs/seam_resnet38d_1xb8-8e_voc12aug-448x448/crf'
 la_dir = crf_root + '/crf_4'  # low alpha: confident foreground
 ha_dir = crf_root + '/crf_24'  # high alpha: confident background
@@ -34,8 +19,7 @@ train_pipeline = [
         contrast=0.3,
         saturation=0.3,
         hue=0.1),
-    # official imutils.RandomCrop: image filled with 0 (black, before
-    # normalisation), scores with 0 (-> ignored cells)
+    # image padded with 0 (black), scores with 0 (ignored cells)
     dict(type='AffinityRandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
     # block-average the scores over 8x8 cells, then argmax (56 x 56 labels)
@@ -58,9 +42,7 @@ train_dataloader = dict(
         label_source='xml',
         with_seg_map=False,
         pipeline=train_pipeline))
-# Images of the random walk (tools/infer_random_walk.py; its pipeline is
-# replaced). VOC train (1,464) to score pseudo labels; `--split train_aug`
-# for the stage-2 training set.
+# images of the random walk (tools/infer_random_walk.py sets the pipeline)
 rw_dataloader = dict(
     dataset=dict(
         type=dataset_type,
@@ -78,7 +60,6 @@ test_dataloader = None
 test_cfg = None
 test_evaluator = None
 
-# ---------------------------------------------------------------- model
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
@@ -93,15 +74,14 @@ model = dict(
     backbone=dict(
         type='ResNet38d',
         out_indices=(0, 1, 2, 3),
-        frozen_stages=1,  # conv1a, b2, b2_1, b2_2 (official not_training)
-        norm_eval=True,  # all BatchNorm frozen, as official
+        frozen_stages=1,  # conv1a and stage b2 frozen
+        norm_eval=True,  # all BatchNorm frozen
         init_cfg=dict(
             type='Pretrained',
-            # ImageNet ResNet38 converted with
-            # tools/model_converters/seam_official_to_mmseam.py
+            # converted by tools/model_converters/seam_official_to_mmseam.py
             checkpoint='pretrained/resnet38d_ilsvrc_mmseam.pth',
             prefix='backbone.')),
-    # official f8_3, f8_4, f8_5 (-> `proj`) and f9 (-> `fuse`)
+    # 1x1 projections of stages 3-5 (`proj`), fused by `fuse`
     in_channels=(512, 1024, 4096),
     proj_channels=(64, 128, 256),
     out_channels=448,
@@ -110,11 +90,8 @@ model = dict(
     loss_aff=dict(
         type='AffinityLoss', bg_weight=0.25, fg_weight=0.25, neg_weight=0.5))
 
-# ------------------------------------------------------------- schedule
-# Momentum quirk: the official PolyOptimizer passes weight_decay positionally
-# into SGD's momentum slot, so the official runs used momentum=5e-4; set
-# `optim_wrapper.optimizer.momentum=0.9` for textbook SGD.
-# NaN/Inf loss or gradient -> stop naming the iteration and the loss term
+# momentum=5e-4 is the official recipe's; 0.9 for textbook SGD. A NaN/Inf
+# loss or gradient stops training.
 optim_wrapper = dict(
     type='NonFiniteGuardOptimWrapper',
     action='raise',

@@ -1,29 +1,20 @@
-# Stage 2 for the synthetic CPU demo: DeepLab-v1 LargeFOV (as the official
-# SEAM retrain) on the small ResNetV1c-18-d8, initialised from the synthetic
-# pretraining run, trained on pseudo labels of the training images and
-# validated on the held-out val images with their real masks.
-# Set the pseudo-label folder (absolute path) and the backbone checkpoint:
-#   train_dataloader.dataset.data_prefix.seg_map_path=$PWD/.../rw
-#   model.backbone.init_cfg.checkpoint=.../pretrain/epoch_N.pth
+# Stage 2 on the synthetic data set: DeepLab-v1 LargeFOV on a narrow
+# ResNetV1c-18-d8, trained on pseudo labels of the training images,
+# validated on the held-out images. Set the pseudo-label folder (absolute)
+# with train_dataloader.dataset.data_prefix.seg_map_path=DIR.
 _base_ = [
+    '../_base_/models/deeplabv1-largefov_resnet38d.py',
     '../_base_/datasets/synthetic_voc_cls.py',
     'mmseg::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmseam'], allow_failed_imports=False)
 crop_size = (224, 224)
 pseudo_label_dir = 'SegmentationClassPseudo'
 norm_cfg = dict(type='BN', requires_grad=True)
+data_preprocessor = dict(size=crop_size)
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=dict(
-        type='SegDataPreProcessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True,
-        pad_val=0,
-        seg_pad_val=255,
-        size=crop_size),
+    data_preprocessor=data_preprocessor,
     backbone=dict(
+        _delete_=True,
         type='ResNetV1c',
         depth=18,
         stem_channels=32,
@@ -35,24 +26,11 @@ model = dict(
         contract_dilation=True,
         norm_cfg=norm_cfg,
         norm_eval=False,
+        # the classifier pretraining's weights: checkpoint=PATH
         init_cfg=dict(
-            type='Pretrained',
-            checkpoint='work_dirs/cam-pretrain_r18-d8_1xb8-12e_synthvoc-224x224/epoch_12.pth',
-            prefix='backbone.')),
+            type='Pretrained', checkpoint=None, prefix='backbone.')),
     decode_head=dict(
-        type='LargeFOVHead',
-        in_channels=256,
-        in_index=0,
-        channels=128,
-        dilation=12,
-        dropout_ratio=0.5,
-        num_classes=6,
-        norm_cfg=norm_cfg,
-        align_corners=True,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+        in_channels=256, channels=128, num_classes=6, norm_cfg=norm_cfg))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -69,18 +47,16 @@ train_dataloader = dict(
     dataset=dict(
         data_prefix=dict(
             img_path='JPEGImages', seg_map_path=pseudo_label_dir),
-        # missing labels -> "run the pseudo-label inference"; every label
-        # PNG is decoded and range-checked before training starts
+        # missing or out-of-range label PNGs are reported before training
         pseudo_labels=True,
         check_masks=True,
         ann_file='ImageSets/Segmentation/train.txt',
         with_seg_map=True,
         pipeline=train_pipeline))
-# validation: held-out images with real masks
 val_dataloader = dict(dataset=dict(ann_file='ImageSets/Segmentation/val.txt'))
 test_dataloader = val_dataloader
 optim_wrapper = dict(
-    type='NonFiniteGuardOptimWrapper',  # NaN/Inf loss -> stop, name term
+    type='NonFiniteGuardOptimWrapper',  # a NaN/Inf loss stops training
     action='raise',
     optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4),
     paramwise_cfg=dict(
@@ -106,8 +82,8 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # a checkpoint every epoch, two kept: --resume continues a killed run
     checkpoint=dict(
-        # every epoch, two kept: a killed run resumes from the last epoch
         type='CheckpointHook', by_epoch=True, interval=1,
         max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),

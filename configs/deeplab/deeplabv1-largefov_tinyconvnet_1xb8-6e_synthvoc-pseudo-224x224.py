@@ -1,7 +1,4 @@
-# Stage 2 of the synthetic CPU demo: DeepLab-v1 LargeFOV on TinyConvNet (the
-# demo's eight-block backbone, started from the synthetic pretraining run),
-# trained on pseudo labels. Everything else is the ResNetV1c-18 synthetic
-# config.
+# Stage 2 on the synthetic data set on TinyConvNet (the demo's backbone).
 _base_ = ['./deeplabv1-largefov_r18-d8_1xb8-6e_synthvoc-pseudo-224x224.py']
 model = dict(
     backbone=dict(
@@ -13,8 +10,7 @@ model = dict(
         out_indices=(7, ),
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,
+        # the classifier pretraining's weights: checkpoint=PATH
         init_cfg=dict(
-            type='Pretrained',
-            checkpoint='work_dirs/demo/pretrain/epoch_15.pth',
-            prefix='backbone.')),
+            type='Pretrained', checkpoint=None, prefix='backbone.')),
     decode_head=dict(in_channels=128))

@@ -1,19 +1,9 @@
-# Stage 2: stock MMSegmentation DeepLabV3+ R101-d8 trained on pseudo labels.
-# The training set is VOC train_aug (10,582 images) whose segmentation maps
-# are read from the pseudo-label folder (e.g. the random-walk PNGs, or
-# work_dirs/<seam run>/pseudo_labels/final/pseudo_labels); validation uses
-# the real VOC val ground truth, as usual.
-# Point it at your pseudo labels with an ABSOLUTE path (a relative one is
-# taken relative to data_root):
-#   python tools/train.py THIS_CONFIG --cfg-options \
-#     train_dataloader.dataset.data_prefix.seg_map_path=$PWD/work_dirs/voc/rw
+# Stage 2 with MMSegmentation's DeepLabV3+ R101-d8 on pseudo labels of VOC
+# train_aug (train_dataloader.dataset.data_prefix.seg_map_path=DIR).
 _base_ = 'mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-20k_voc12aug-512x512.py'
 custom_imports = dict(imports=['mmseam'], allow_failed_imports=False)
 data_root = 'data/VOCdevkit/VOC2012'
-# Folder of <id>.png pseudo labels covering every image of train_aug
-# (relative to data_root, or absolute). A missing label is reported, naming
-# the file, before training starts.
-pseudo_label_dir = 'SegmentationClassPseudo'
+pseudo_label_dir = 'SegmentationClassPseudo'  # relative to data_root or abs
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
@@ -26,5 +16,5 @@ train_dataloader = dict(
         ann_file='ImageSets/Segmentation/train_aug.txt',
         with_seg_map=True,
         pipeline={{_base_.train_pipeline}}))
-# NaN/Inf loss or gradient -> stop naming the iteration and the loss term
+# a NaN/Inf loss or gradient stops training
 optim_wrapper = dict(type='NonFiniteGuardOptimWrapper', action='raise')

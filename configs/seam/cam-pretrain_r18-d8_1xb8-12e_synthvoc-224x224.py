@@ -1,7 +1,5 @@
-# Stand-in for ImageNet pretraining on the synthetic data set: a plain CAM
-# classifier (classification loss only) trained from scratch, with trainable
-# BatchNorm. Its backbone initialises the SEAM and CAM-baseline runs, the way
-# the official recipe starts from ImageNet ResNet38.
+# Classifier pretraining on the synthetic data set, the stand-in for ImageNet
+# weights: a CAM classifier from scratch with trainable BatchNorm, SGD.
 _base_ = [
     '../_base_/models/seam_r18-d8.py',
     '../_base_/datasets/synthetic_voc_cls.py',

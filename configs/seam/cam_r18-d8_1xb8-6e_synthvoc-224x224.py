@@ -1,6 +1,5 @@
-# Plain CAM baseline for the synthetic SEAM demo: the SEAM config with PCM,
-# min-pool, ER and ECR off and a single view (classification loss only).
-# Same backbone, initialisation, optimiser and schedule as SEAM.
+# CAM baseline: the SEAM config with PCM, min-pool, ER and ECR off (one view,
+# classification loss only).
 _base_ = ['./seam_r18-d8_1xb8-6e_synthvoc-224x224.py']
 model = dict(
     neck=None,

@@ -1,5 +1,5 @@
-# Plain CAM baseline: the SEAM recipe with PCM, min-pool, ER and ECR off and a
-# single view (classification loss only). Same backbone and schedule.
+# CAM baseline: the SEAM recipe with PCM, min-pool, ER and ECR off (one view,
+# classification loss only).
 _base_ = ['./seam_resnet38d_1xb8-8e_voc12aug-448x448.py']
 model = dict(
     neck=None,

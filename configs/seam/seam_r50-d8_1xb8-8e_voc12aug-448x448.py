@@ -1,5 +1,4 @@
-# SEAM on MMSegmentation's ResNetV1c-50-d8 (ImageNet weights from the
-# OpenMMLab model zoo). Taps: 256/512/1024/2048 channels at OS 4/8/8/8.
+# SEAM recipe on MMSegmentation's ResNetV1c-50-d8 from ImageNet weights.
 _base_ = ['./seam_resnet38d_1xb8-8e_voc12aug-448x448.py']
 norm_cfg = dict(type='BN', requires_grad=False)
 model = dict(

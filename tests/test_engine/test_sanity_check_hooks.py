@@ -158,3 +158,68 @@ def test_test_and_infer_cams_need_every_weight(data_root, tmp_path):
     res = check_checkpoint_fits(model,
                                 torch.load(str(tmp_path / 'full.pth')))
     assert res['missing'] == [] and res['unexpected'] == []
+
+
+def test_train_refuses_pretrained_init_without_checkpoint(data_root, tmp_path):
+    """The synthetic configs leave the backbone's Pretrained checkpoint to
+    the caller: a training run without it stops before any compute, naming
+    the key and the fix; the checkpoint (or init_cfg=None) makes it run."""
+    from mmengine.config import Config
+
+    from mmseam.engine.hooks.sanity_check_hooks import check_pretrained_init
+    from tools import train as train_tool
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+    # a shipped config: the unset key is named, with both fixes
+    cfg = Config.fromfile(
+        osp.join(repo, 'configs', 'seam',
+                 'seam_tinyconvnet_1xb8-12e_synthvoc-224x224.py'))
+    model = MODELS.build(cfg.model)
+    with pytest.raises(ValueError) as err:
+        check_pretrained_init(model)
+    assert str(err.value).startswith(
+        'model.backbone.init_cfg.checkpoint is not set')
+    assert '--cfg-options model.backbone.init_cfg.checkpoint=PATH' in str(
+        err.value)
+    assert 'model.backbone.init_cfg=None to train from scratch' in str(
+        err.value)
+    model.backbone.init_cfg['checkpoint'] = 'x.pth'
+    assert check_pretrained_init(model) == [
+        'model.backbone.init_cfg.checkpoint'
+    ]
+    model.backbone.init_cfg = None
+    assert check_pretrained_init(model) == []
+
+    # tools/train.py: refused before anything is written
+    # weights no fresh initialisation has (shifted by 1)
+    backbone_ckpt = str(tmp_path / 'backbone.pth')
+    state = {
+        k: v + 1 if v.is_floating_point() else v
+        for k, v in seam_ckpt(backbone_ckpt).state_dict().items()
+    }
+    torch.save(dict(state_dict=state, meta={}), backbone_ckpt)
+    cfg = seam_train_cfg(data_root, str(tmp_path / 'w'), max_epochs=1)
+    cfg.model.backbone.init_cfg = dict(
+        type='Pretrained', checkpoint=None, prefix='backbone.')
+    cfg_path = str(tmp_path / 'seam.py')
+    cfg.dump(cfg_path)
+    work = str(tmp_path / 'w1')
+    with pytest.raises(ValueError, match='model.backbone.init_cfg.checkpoint '
+                       'is not set'):
+        train_tool.main([cfg_path, '--work-dir', work])
+    assert nothing_written(work)
+
+    # the key set, as the pipeline passes it: the backbone starts from it
+    work = str(tmp_path / 'w2')
+    runner = train_tool.main([
+        cfg_path, '--work-dir', work, '--cfg-options',
+        f'model.backbone.init_cfg.checkpoint={backbone_ckpt}',
+        'train_cfg.max_epochs=0'
+    ])
+    got = runner.model.state_dict()
+    backbone_keys = [k for k in state if k.startswith('backbone.')]
+    assert backbone_keys
+    for key in backbone_keys:
+        assert torch.equal(got[key], state[key]), key
+    assert not torch.equal(got['classifier.weight'],
+                           state['classifier.weight'])

@@ -1,14 +1,8 @@
-# Synthetic WSSS set in VOC layout (mmseam.datasets.synthetic), sized for
-# CPU runs. Generate it first:
-#   python tools/dataset_converters/make_synthetic_voc.py \
-#       --out data/synthetic_voc
-# Train on train_aug (labels from the XML files), validate CAMs on the
-# training images (train.txt, fine masks), like the official VOC protocol;
-# val.txt holds unseen images (e.g. for stage 2).
-# Needs mmseam imported (custom_imports in the model/runtime config).
+# Synthetic VOC-layout set (tools/dataset_converters/make_synthetic_voc.py
+# --out data/synthetic_voc), image-level labels, 224 px crops. Trains on
+# train_aug, validates CAMs on train (fine masks); val.txt is held out.
 dataset_type = 'VOCClsDataset'
 data_root = 'data/synthetic_voc'
-# Class list of the generator (SYNTHETIC_METAINFO, also in metainfo.json).
 metainfo = dict(
     classes=('background', 'plus', 'ring', 'triangle', 'bars', 'hourglass'),
     palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128],
@@ -16,7 +10,7 @@ metainfo = dict(
 crop_size = (224, 224)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    # Long side uniform in {192, ..., 256} for 224 px images.
+    # long side uniform in {192, ..., 256}
     dict(
         type='RandomResize',
         scale=(256, 256),
@@ -25,10 +19,7 @@ train_pipeline = [
         interpolation='bicubic',
         backend='pillow'),
     dict(type='RandomFlip', prob=0.5),
-    # no colour jitter (the official recipe has ColorJitter(0.3, 0.3, 0.3,
-    # 0.1)): the class marks differ by colour, and with brightness /
-    # contrast / saturation 0.3 SEAM's PCM spread over the background and
-    # lost 9-11 mIoU points (README "Known gaps", session 7)
+    # no colour jitter: the classes differ by colour
     dict(
         type='RandomCropPad',
         crop_size=crop_size,

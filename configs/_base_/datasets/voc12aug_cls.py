@@ -1,15 +1,11 @@
-# Pascal VOC 2012 (+SBD train_aug) with image-level labels, official SEAM
-# recipe: train on train_aug (10,582 ids; labels from the VOC XML files, no
-# masks needed), validate CAMs on VOC train (1,464 ids) against the fine
-# SegmentationClass masks, as the official evaluation does.
-# Needs mmseam imported (custom_imports in the model/runtime config).
+# PASCAL VOC 2012 + SBD with image-level labels: train on train_aug (labels
+# from the XML files), validate CAMs on train (1,464 images, fine masks).
 dataset_type = 'VOCClsDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (448, 448)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    # Long side uniform in {448, ..., 768}, aspect kept, PIL bicubic
-    # (official RandomResizeLong(448, 768)).
+    # long side uniform in {448, ..., 768}, aspect kept
     dict(
         type='RandomResize',
         scale=(768, 768),
@@ -24,8 +20,7 @@ train_pipeline = [
         contrast=0.3,
         saturation=0.3,
         hue=0.1),
-    # Random crop; smaller sides are padded with the mean (0 after
-    # normalisation), as the official RandomCrop.
+    # smaller sides padded with the mean (0 after normalisation)
     dict(
         type='RandomCropPad',
         crop_size=crop_size,

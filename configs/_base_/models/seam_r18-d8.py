@@ -1,5 +1,5 @@
-# SEAM on a small MMSegmentation ResNetV1c-18-d8 (OS 8), sized for CPU runs
-# on the synthetic data set. Taps: 32/64/128/256 channels at OS 4/8/8/8.
+# SEAM on a narrow ResNetV1c-18-d8 (32/64/128/256 channels, output stride 8)
+# for CPU runs on the synthetic data set.
 custom_imports = dict(imports=['mmseam'], allow_failed_imports=False)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -8,12 +8,12 @@ data_preprocessor = dict(
     bgr_to_rgb=True,
     pad_val=0,
     seg_pad_val=255,
-    size=(224, 224))  # training crop; no padding happens at that size
+    size=(224, 224))  # the training crop
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     type='SEAM',
     data_preprocessor=data_preprocessor,
-    num_classes=6,  # = len(metainfo['classes']) of the synthetic data set
+    num_classes=6,  # background + 5 synthetic classes
     in_channels=256,
     dropout_ratio=0.5,
     backbone=dict(
@@ -34,18 +34,12 @@ model = dict(
         proj_channels=(32, 64),
         out_channels=96,
         in_index=(1, 2)),
-    # view 2 at 0.6 x 224 = 134 px (a 17 x 17 CAM at OS 8): the size the
-    # official x0.3 gives its 448 px crops; x0.3 of 224 px leaves a 9 x 9 CAM
-    # (README, "Known gaps")
+    # view 2 at 134 px of a 224 px crop, as x0.3 of a 448 px crop
     equivariant_transform=dict(type='RescaleTransform', scale_factor=0.6),
     loss_cls=dict(type='MultiLabelSoftMarginLoss', loss_weight=1.0),
     loss_minpool=dict(type='MinPoolLoss', ratio=0.25, loss_weight=1.0),
     loss_er=dict(type='EquivariantRegLoss', loss_weight=1.0),
-    # k of the top-k OHEM as in the official code, int(21 * h * w * 0.2),
-    # whatever the number of classes: with 6 channels the per-channel
-    # default would keep only the hardest entries of the present classes,
-    # far stronger mining than the official loss ever does on VOC (README,
-    # "Known gaps")
+    # top-k of the ECR counted over 21 channels, as on VOC
     loss_ecr=dict(
         type='EquivariantCrossRegLoss',
         topk_ratio=0.2,

@@ -1,5 +1,4 @@
-# SEAM on the official ResNet38d (WideResNet-38 "A1") backbone.
-# Spec: shared seam_reference.md 1.1-1.3.
+# SEAM on ResNet38d (wide ResNet-38, output stride 8) from ImageNet weights.
 custom_imports = dict(imports=['mmseam'], allow_failed_imports=False)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -8,23 +7,22 @@ data_preprocessor = dict(
     bgr_to_rgb=True,
     pad_val=0,
     seg_pad_val=255,
-    size=(448, 448))  # training crop; no padding happens at that size
+    size=(448, 448))  # the training crop
 model = dict(
     type='SEAM',
     data_preprocessor=data_preprocessor,
-    num_classes=21,  # = len(metainfo['classes']) of the dataset (VOC)
+    num_classes=21,  # background + 20 VOC classes
     in_channels=4096,
     in_index=-1,
     dropout_ratio=0.5,
     backbone=dict(
         type='ResNet38d',
         out_indices=(0, 1, 2, 3),
-        frozen_stages=1,  # conv1a, b2, b2_1, b2_2 (official not_training)
-        norm_eval=True,  # all BatchNorm frozen, as official
+        frozen_stages=1,  # conv1a and stage b2 frozen
+        norm_eval=True,  # all BatchNorm frozen
         init_cfg=dict(
             type='Pretrained',
-            # ImageNet ResNet38 converted with
-            # tools/model_converters/seam_official_to_mmseam.py
+            # converted by tools/model_converters/seam_official_to_mmseam.py
             checkpoint='pretrained/resnet38d_ilsvrc_mmseam.pth',
             prefix='backbone.')),
     neck=dict(

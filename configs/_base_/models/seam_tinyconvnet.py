@@ -1,12 +1,6 @@
-# SEAM on TinyConvNet (8 plain conv-BN-ReLU blocks, 32/32/64/64/128/128/128/
-# 128 channels, output stride 8, the last two dilated 2 and 3), the stand-in
-# backbone for CPU runs on the synthetic data set: it learns the class marks
-# from scratch within a few hundred iterations, where ResNetV1c-18-d8 stays
-# at chance (README, "Known gaps"), and its receptive field (123 px)
-# covers the objects (~100-140 px), as ResNet38's covers VOC objects (six
-# blocks: 43 px, README "Known gaps").
-# The PCM reads blocks 1 and 3 (OS 2 and 4, resampled to the CAM's OS 8) plus
-# the image, so its affinity sees colour and texture.
+# SEAM on TinyConvNet (eight conv-BN-ReLU blocks, output stride 8, receptive
+# field 123 px) for CPU runs on the synthetic data set. The PCM reads blocks
+# 1 and 3 and the image.
 custom_imports = dict(imports=['mmseam'], allow_failed_imports=False)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -15,11 +9,11 @@ data_preprocessor = dict(
     bgr_to_rgb=True,
     pad_val=0,
     seg_pad_val=255,
-    size=(224, 224))  # training crop; no padding happens at that size
+    size=(224, 224))  # the training crop
 model = dict(
     type='SEAM',
     data_preprocessor=data_preprocessor,
-    num_classes=6,  # = len(metainfo['classes']) of the synthetic data set
+    num_classes=6,  # background + 5 synthetic classes
     in_channels=128,
     dropout_ratio=0.0,
     backbone=dict(
@@ -36,18 +30,12 @@ model = dict(
         proj_channels=(32, 64),
         out_channels=96,
         in_index=(1, 3)),
-    # view 2 at 0.6 x 224 = 134 px (a 17 x 17 CAM at OS 8): the size the
-    # official x0.3 gives its 448 px crops; x0.3 of 224 px leaves a 9 x 9 CAM
-    # (README, "Known gaps")
+    # view 2 at 134 px of a 224 px crop, as x0.3 of a 448 px crop
     equivariant_transform=dict(type='RescaleTransform', scale_factor=0.6),
     loss_cls=dict(type='MultiLabelSoftMarginLoss', loss_weight=1.0),
     loss_minpool=dict(type='MinPoolLoss', ratio=0.25, loss_weight=1.0),
     loss_er=dict(type='EquivariantRegLoss', loss_weight=1.0),
-    # k of the top-k OHEM as in the official code, int(21 * h * w * 0.2),
-    # whatever the number of classes: with 6 channels the per-channel
-    # default would keep only the hardest entries of the present classes,
-    # far stronger mining than the official loss ever does on VOC (README,
-    # "Known gaps")
+    # top-k of the ECR counted over 21 channels, as on VOC
     loss_ecr=dict(
         type='EquivariantCrossRegLoss',
         topk_ratio=0.2,

@@ -1,19 +1,9 @@
-# Official SEAM optimisation (spec 1.3): SGD lr 0.01, wd 5e-4 on weights only,
-# backbone 1x / new layers (classifier, PCM neck) 10x, poly 0.9 per iteration.
-#
-# Momentum quirk: the official PolyOptimizer passes weight_decay positionally
-# into SGD's momentum slot, so the official runs used momentum=5e-4 (i.e.
-# practically none; SEAM issue #21). `momentum = 5e-4` reproduces that; set
-# `optim_wrapper.optimizer.momentum=0.9` (e.g. with --cfg-options) for
-# textbook SGD.
-# fused=True: the same update as one kernel per parameter group instead of a
-# chain of foreach kernels (bit-identical on the CPU, tested; on an H100 it
-# took the optimizer from ~4.3 to ~1.2 ms of a step, docs/benchmarks.md).
+# SEAM schedule on VOC: SGD lr 0.01, poly 0.9 per iteration, 8 epochs; new
+# layers (classifier, PCM neck) at 10x. momentum=5e-4 is the official
+# recipe's; set optim_wrapper.optimizer.momentum=0.9 for textbook SGD.
 optimizer = dict(
     type='SGD', lr=0.01, momentum=5e-4, weight_decay=5e-4, fused=True)
-# NonFiniteGuardOptimWrapper = OptimWrapper that checks the loss (and the
-# gradients) before every update: a NaN/Inf stops training naming the
-# iteration and the loss term; action='skip' drops such updates instead.
+# a NaN/Inf loss or gradient stops training (action='skip': drop the update)
 optim_wrapper = dict(
     type='NonFiniteGuardOptimWrapper',
     action='raise',

@@ -8,6 +8,8 @@
   loads with ``strict=False`` and only *warns* on missing keys and shape
   mismatches, so a wrong checkpoint would otherwise train or test a mostly
   random network.
+  Before training it also refuses a ``Pretrained`` ``init_cfg`` whose
+  ``checkpoint`` is not set (:func:`check_pretrained_init`).
 
 ``tools/train.py`` and ``tools/test.py`` add both hooks to every run
 (:func:`add_sanity_check_hooks`).
@@ -18,12 +20,14 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from mmengine.hooks import Hook
 from mmengine.model import BaseTTAModel, is_model_wrapper
+from mmengine.runner import BaseLoop
 from mmseg.registry import HOOKS
 
 __all__ = [
     'CheckpointMismatchError', 'NumClassesMismatchError',
-    'check_checkpoint_fits', 'check_num_classes', 'NumClassesCheckHook',
-    'CheckpointFitHook', 'add_sanity_check_hooks', 'unwrap_model'
+    'check_checkpoint_fits', 'check_num_classes', 'check_pretrained_init',
+    'NumClassesCheckHook', 'CheckpointFitHook', 'add_sanity_check_hooks',
+    'unwrap_model'
 ]
 
 
@@ -135,6 +139,43 @@ def check_checkpoint_fits(model: torch.nn.Module,
     return dict(shared=shared, missing=missing, unexpected=unexpected)
 
 
+def check_pretrained_init(model: torch.nn.Module) -> List[str]:
+    """Refuse a ``Pretrained`` ``init_cfg`` without a checkpoint.
+
+    Configs that start from the weights of an earlier step (e.g. the
+    synthetic-data classifier pretraining) leave
+    ``init_cfg=dict(type='Pretrained', checkpoint=None, ...)`` for the
+    caller to fill in; MMEngine would fail on it with an unrelated
+    ``TypeError`` deep inside checkpoint loading.
+
+    Args:
+        model (nn.Module): The built model (wrappers are stripped).
+
+    Returns:
+        list[str]: The config keys of the ``Pretrained`` checkpoints that
+        are set, e.g. ``['model.backbone.init_cfg.checkpoint']``.
+
+    Raises:
+        ValueError: Naming the unset key and the two ways to fix it.
+    """
+    found = []
+    for name, module in unwrap_model(model).named_modules():
+        cfgs = getattr(module, 'init_cfg', None)
+        for cfg in cfgs if isinstance(cfgs, list) else [cfgs]:
+            if not isinstance(cfg, dict) or cfg.get('type') != 'Pretrained':
+                continue
+            key = '.'.join(['model'] + ([name] if name else []) +
+                           ['init_cfg'])
+            if cfg.get('checkpoint') is None:
+                raise ValueError(
+                    f'{key}.checkpoint is not set: this config starts from '
+                    'the weights of an earlier step (see the README of its '
+                    f'config folder). Pass --cfg-options {key}.checkpoint='
+                    f'PATH, or {key}=None to train from scratch.')
+            found.append(f'{key}.checkpoint')
+    return found
+
+
 def _model_num_classes(model: torch.nn.Module) -> Dict[str, int]:
     model = unwrap_model(model)
     found = {}
@@ -230,7 +271,9 @@ class CheckpointFitHook(Hook):
     """Check every loaded checkpoint against the model before loading it.
 
     Called by MMEngine right after a checkpoint is read (``load_from`` and
-    ``resume``) and before its weights go into the model.
+    ``resume``) and before its weights go into the model. Before a training
+    run initialises the weights, it also checks that every ``Pretrained``
+    ``init_cfg`` names a checkpoint (:func:`check_pretrained_init`).
 
     Args:
         min_shared_ratio (float): Fraction of the model's weights that a
@@ -243,6 +286,12 @@ class CheckpointFitHook(Hook):
 
     def __init__(self, min_shared_ratio: float = 0.5) -> None:
         self.min_shared_ratio = min_shared_ratio
+
+    def before_run(self, runner) -> None:
+        # only a training run (its train loop is built by now) initialises
+        # the weights from init_cfg; test and val load a checkpoint instead
+        if isinstance(getattr(runner, '_train_loop', None), BaseLoop):
+            check_pretrained_init(runner.model)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         resuming = bool(getattr(runner, '_resume', False))
