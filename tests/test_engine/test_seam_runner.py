@@ -172,7 +172,8 @@ def test_train_test_resume_and_pseudo_labels(data_root, tmp_path):
     assert len(meta['classes']) == 6
     for key in ('pseudo/cam_mIoU', 'pseudo/png_mIoU', 'pseudo/crf_4_mIoU'):
         assert 0 <= metrics[key] <= 100
-    assert 0 <= metrics['pseudo/cam_best_bg_threshold'] <= 0.59
+    # 0.00-0.59, extended up to 0.99 when the best value is 0.59
+    assert 0 <= metrics['pseudo/cam_best_bg_threshold'] <= 0.99
 
     # --- tools/test.py on the saved (full MMEngine) checkpoint -----------
     cfg_path = str(tmp_path / 'cfg.py')
