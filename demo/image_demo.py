@@ -18,8 +18,6 @@ Example::
 import argparse
 import os.path as osp
 
-import torch
-
 
 def parse_args():
     parser = argparse.ArgumentParser(
@@ -46,8 +44,8 @@ def parse_args():
         'classes).')
     parser.add_argument(
         '--device',
-        default='cuda:0' if torch.cuda.is_available() else 'cpu',
-        help='Device, e.g. cpu or cuda:0.')
+        default=None,
+        help='Device, e.g. cpu or cuda:0 (default: cuda:0 when available).')
     return parser.parse_args()
 
 
@@ -57,11 +55,15 @@ def main():
                        (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):
             raise SystemExit(f'{what} file {path} does not exist.')
+    import torch
+
     import mmseam  # noqa: F401  (registers mmseam; torch>=2.6 checkpoints)
     from mmseg.apis import init_model
 
     from mmseam.apis import inference_cams, render_cams
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    device = args.device or ('cuda:0'
+                             if torch.cuda.is_available() else 'cpu')
+    model = init_model(args.config, args.checkpoint, device=device)
     result = inference_cams(
         model, args.img, classes=args.classes, cam_source=args.cam_source)
     out_file = args.out_file or (
