@@ -5,10 +5,13 @@
         [--split NAME|PATH] [--decode] [--data-root DIR]
         [--cfg-options k=v ...]
 
-Checks every id of the split list: the image exists (and, with
-``--decode``, decodes), its XML / label entry parses and names known
-classes, it has at least one label, and its mask exists (with ``--decode``:
-decodes, holds only class indices or 255, has the image's size). Prints a
+Checks every id of the split list: the image exists, its header reads
+and a JPEG / PNG ends with its end marker (a truncated file; with
+``--decode`` every image is decoded), its XML / label-file entry parses and
+names known classes, it has at least one label, and its mask exists (with
+``--decode``: decodes, holds only class indices or 255, has the image's
+size). Works on both layouts of one's own data (``VOCClsDataset`` and
+``ImageFolderClsDataset``, docs/custom_dataset.md). Prints a
 summary table (images and mask pixels per class) and every problem, each
 naming the file and the fix. Exit status 0 when the split is clean, 1 when
 there are problems, 2 when the data set cannot be checked at all (missing
@@ -42,7 +45,8 @@ def parse_args(argv=None):
         '--split',
         default=None,
         help="split list replacing the dataset's ann_file: a name ('val' -> "
-        'ImageSets/Segmentation/val.txt under the data root) or a path')
+        'ImageSets/Segmentation/val.txt under the data root; val.txt for '
+        'ImageFolderClsDataset) or a path')
     p.add_argument(
         '--decode',
         action='store_true',
@@ -67,6 +71,8 @@ def dataset_cfg(cfg: Config, loader: str, split: Optional[str],
         if osp.isfile(split) or split.endswith('.txt'):
             ds['ann_file'] = osp.abspath(split) if osp.isfile(split) \
                 else split
+        elif ds.get('type') == 'ImageFolderClsDataset':
+            ds['ann_file'] = f'{split}.txt'
         else:
             ds['ann_file'] = osp.join('ImageSets', 'Segmentation',
                                       f'{split}.txt')
@@ -180,7 +186,7 @@ def main(argv=None) -> int:
         else:
             result = _generic_scan(dataset, args.decode)
     except (DatasetError, KeyError) as err:
-        print(f'error: {err}', file=sys.stderr)
+        print(f'error: {args.config}: {err}', file=sys.stderr)
         return 2
     checks = 'files exist, labels parse'
     if args.decode:

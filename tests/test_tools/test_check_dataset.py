@@ -124,3 +124,40 @@ def test_cannot_check(tool, tmp_path, capsys):
     assert code == 2
     assert 'nowhere' in err and 'does not exist' in err
     assert tool.main([str(tmp_path / 'no_cfg.py')]) == 2
+
+
+def test_own_data_folder_layout(tool, tmp_path, capsys):
+    """The configs/custom template on a folder-layout set: a truncated JPEG
+    is named without --decode; a palette of the wrong length names both
+    metainfo keys and the config file."""
+    from test_tools.test_custom_data_template import (CLASSES, copy_configs,
+                                                      write_folder_layout)
+    root = str(tmp_path / 'data')
+    write_folder_layout(root)
+    cfg_dir = copy_configs(
+        str(tmp_path), data_root=root, layout='folder', classes=CLASSES)
+    config = osp.join(cfg_dir, 'seam_tinyconvnet_1xb8-12e_custom-224x224.py')
+    assert tool.main([config, '--decode']) == 0
+    out = capsys.readouterr().out
+    assert 'images listed: 6, ok: 6, problems: 0' in out
+    assert tool.main([config, '--dataloader', 'val', '--split', 'val']) == 0
+    assert 'images listed: 3, ok: 3' in capsys.readouterr().out
+    jpg = osp.join(root, 'images', 'shot_04.jpg')
+    with open(jpg, 'rb') as f:
+        data = f.read()
+    with open(jpg, 'wb') as f:
+        f.write(data[:len(data) - 100])
+    assert tool.main([config]) == 1
+    out = capsys.readouterr().out
+    assert f'image {jpg} is truncated or corrupt (JPEG' in out
+    assert 'images listed: 6, ok: 5, problems: 1' in out
+    cfg_dir = copy_configs(
+        str(tmp_path / 'bad'),
+        data_root=root,
+        classes=CLASSES,
+        palette=[[0, 0, 0], [255, 0, 0]])
+    config = osp.join(cfg_dir, 'seam_tinyconvnet_1xb8-12e_custom-224x224.py')
+    assert tool.main([config]) == 2
+    err = capsys.readouterr().err
+    assert config in err
+    assert 'metainfo.palette has 2 colours but metainfo.classes has 4' in err
