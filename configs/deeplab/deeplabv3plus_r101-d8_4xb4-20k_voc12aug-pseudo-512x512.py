@@ -1,6 +1,7 @@
 # Stage 2 with MMSegmentation's DeepLabV3+ R101-d8 on pseudo labels of VOC
 # train_aug (train_dataloader.dataset.data_prefix.seg_map_path=DIR).
-_base_ = 'mmseg::deeplabv3plus/deeplabv3plus_r101-d8_4xb4-20k_voc12aug-512x512.py'
+_base_ = ('mmseg::deeplabv3plus/'
+          'deeplabv3plus_r101-d8_4xb4-20k_voc12aug-512x512.py')
 custom_imports = dict(imports=['mmseam'], allow_failed_imports=False)
 data_root = 'data/VOCdevkit/VOC2012'
 pseudo_label_dir = 'SegmentationClassPseudo'  # relative to data_root or abs
