@@ -108,6 +108,7 @@ test_dataloader = dict(
         img_suffix=img_suffix,
         ann_file=train_split,
         with_seg_map=False,
+        test_mode=True,  # a broken image always stops inference
         pipeline=test_pipeline,
         **data_args))
 # tools/test.py needs masks: it scores the val split like the validation
@@ -124,6 +125,7 @@ if has_masks:
             img_suffix=img_suffix,
             ann_file=val_split,
             with_seg_map=True,
+            test_mode=True,
             pipeline=val_pipeline,
             **data_args))
     # mIoU of the CAMs over the background thresholds 0.00-0.59 (extended
