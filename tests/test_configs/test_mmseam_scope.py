@@ -26,17 +26,18 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs')
 
 
-def base_config(kind: str, *must_contain: str) -> str:
+def base_config(kind: str, *must_contain: str, pattern='*.py') -> str:
     """Relative name (``_base_/<kind>/<file>.py``) of the first base config
-    of that kind whose text contains all of ``must_contain`` (read from the
-    repository, so that renamed files are followed)."""
-    for path in sorted(glob.glob(osp.join(CONFIGS, '_base_', kind, '*.py'))):
+    of that kind named like ``pattern`` whose text contains all of
+    ``must_contain`` (read from the repository: renamed files are
+    followed)."""
+    for path in sorted(glob.glob(osp.join(CONFIGS, '_base_', kind, pattern))):
         with open(path, encoding='utf-8') as f:
             text = f.read()
         if all(s in text for s in must_contain):
             return osp.relpath(path, CONFIGS).replace(os.sep, '/')
-    raise AssertionError(f'no configs/_base_/{kind}/*.py contains all of '
-                         f'{must_contain}')
+    raise AssertionError(f'no configs/_base_/{kind}/{pattern} contains all '
+                         f'of {must_contain}')
 
 
 def user_config(folder: str, data_root: str) -> str:
@@ -45,7 +46,8 @@ def user_config(folder: str, data_root: str) -> str:
     model = base_config('models', "type='TinyConvNet'")
     data = base_config('datasets', "'VOCClsDataset'", 'synthetic_voc',
                        'train_pipeline')
-    schedule = base_config('schedules', 'param_scheduler')
+    schedule = base_config(
+        'schedules', 'EpochBasedTrainLoop', pattern='seam_*.py')
     path = osp.join(folder, 'my_seam_cfg.py')
     with open(path, 'w', encoding='utf-8') as f:
         f.write(

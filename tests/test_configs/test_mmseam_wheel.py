@@ -8,6 +8,7 @@ installed with ``pip --target`` there; the environment's own (editable)
 install is not touched.
 """
 import glob
+import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -17,6 +18,10 @@ import textwrap
 import zipfile
 
 import pytest
+import torch
+from test_configs.test_mmseam_scope import user_config
+
+from mmseam.datasets.synthetic import make_synthetic_voc
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SOURCES = ('setup.py', 'MANIFEST.in', 'README.md', 'model-index.yml',
@@ -64,10 +69,12 @@ def test_wheel_contents(wheel):
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
         pth = zf.read('mmseam-hook.pth').decode()
+    # every config, README and metafile (the model index imports those)
     configs = {
-        'mmseam/.mim/configs/' + osp.relpath(p, osp.join(REPO, 'configs'))
-        for p in glob.glob(
-            osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
+        'mmseam/.mim/configs/' +
+        osp.relpath(p, osp.join(REPO, 'configs')).replace(os.sep, '/')
+        for ext in ('py', 'md', 'yml') for p in glob.glob(
+            osp.join(REPO, 'configs', '**', f'*.{ext}'), recursive=True)
     }
     assert configs and configs <= names, sorted(configs - names)[:5]
     for name in ('mmseam/.mim/model-index.yml',
@@ -85,7 +92,9 @@ def test_wheel_contents(wheel):
     assert pth.count('\n') == 1  # one line: `site` runs it at start-up
 
 
-def test_installed_wheel_resolves_mmseam_bases(wheel):
+@pytest.fixture(scope='module')
+def installed(wheel):
+    """The wheel installed into a folder of its own (``pip --target``)."""
     tmp, path = wheel
     target = tmp / 'site'
     run([
@@ -93,6 +102,11 @@ def test_installed_wheel_resolves_mmseam_bases(wheel):
         '--no-compile', '-q', '--target',
         str(target), path
     ])
+    return tmp, target
+
+
+def test_installed_wheel_resolves_mmseam_bases(installed):
+    tmp, target = installed
     seam_cfgs = sorted(
         glob.glob(osp.join(REPO, 'configs', 'seam', 'seam_*synthvoc*.py')))
     assert seam_cfgs
@@ -127,3 +141,34 @@ def test_installed_wheel_resolves_mmseam_bases(wheel):
     env.pop('PYTHONPATH', None)
     proc = run([sys.executable, '-c', probe], cwd=str(tmp), env=env)
     assert 'RESOLVED' in proc.stdout
+
+
+def test_mim_train_with_the_installed_wheel(installed, tmp_path):
+    """``mim train mmseam CONFIG`` runs the installed tools/train.py (from
+    mmseam/.mim) on a user config with mmseam:: bases. Needs OpenMIM, an
+    optional tool (its dependencies pin old setuptools, so it is not in
+    requirements/); without it the test is skipped."""
+    spec = importlib.util.find_spec('mim')
+    if spec is None:
+        pytest.skip('OpenMIM (`mim`) is not installed')
+    _, target = installed
+    mim_root = osp.dirname(osp.dirname(spec.origin))
+    data_root = str(tmp_path / 'voc')
+    make_synthetic_voc(
+        data_root, seed=5, num_train=4, num_val=1, image_size=64)
+    cfg = user_config(str(tmp_path), data_root)
+    work_dir = str(tmp_path / 'work')
+    env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
+    env['PYTHONPATH'] = os.pathsep.join([str(target), mim_root])
+    proc = run([
+        sys.executable, '-m', 'mim', 'train', 'mmseam', cfg, '--work-dir',
+        work_dir
+    ],
+               cwd=str(tmp_path),
+               env=env)
+    script = osp.join(str(target), 'mmseam', '.mim', 'tools', 'train.py')
+    assert f'Training command is {sys.executable} {script} ' in proc.stdout
+    ckpt = torch.load(
+        osp.join(work_dir, 'epoch_1.pth'), map_location='cpu',
+        weights_only=False)
+    assert ckpt['meta']['iter'] == 2  # 4 images, batch 2
