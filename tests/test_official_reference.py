@@ -38,7 +38,12 @@ TINY = dict(
         proj_channels=(8, 8),
         out_channels=16,
         in_index=(1, 2)),
-    equivariant_transform=dict(type='RescaleTransform', scale_factor=0.5))
+    equivariant_transform=dict(type='RescaleTransform', scale_factor=0.5),
+    # the re-implementation normalises ER and ECR by the input's channels
+    # (the official code on VOC's 21); mmseam's defaults count VOC's
+    # channels whatever the class count, so count the input's here
+    loss_er=dict(type='EquivariantRegLoss', ref_channels=None),
+    loss_ecr=dict(type='EquivariantCrossRegLoss', topk_channels=None))
 LABELS = torch.tensor([[1., 0, 1], [0, 1, 0]])
 # PCM taps at different strides (stage 0 at 1/4, stage 2 at 1/8 = the CAM
 # size), as TinyConvNet's: the official network resizes them like the PCM

@@ -22,7 +22,6 @@ model = dict(
             checkpoint='work_dirs/'
             'cam-pretrain_tinyconvnet_1xb8-15e_custom-224x224/epoch_15.pth',
             prefix='backbone.')),
-    loss_er=dict(loss_weight=0.25),
     # bg_threshold: the background score of the pseudo labels; replace it
     # by the best threshold of the validation (CAMSweepMetric) or of
     # tools/eval_pseudo_labels.py. Without masks it is used as it is.

@@ -12,7 +12,6 @@ model = dict(
     backbone=dict(
         init_cfg=dict(type='Pretrained', checkpoint=None,
                       prefix='backbone.')),
-    loss_er=dict(loss_weight=0.25),  # the official per-class ER strength
     test_cfg=dict(
         cam_source='pcm', scales=(0.5, 1.0, 1.5), flip=True,
         bg_threshold=0.25))

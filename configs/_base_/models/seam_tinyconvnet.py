@@ -39,7 +39,6 @@ model = dict(
     loss_ecr=dict(
         type='EquivariantCrossRegLoss',
         topk_ratio=0.2,
-        topk_channels=21,
         loss_weight=1.0),
     test_cfg=dict(
         cam_source='pcm', scales=(1.0, ), flip=False, bg_threshold=0.26))

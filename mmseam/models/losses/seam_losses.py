@@ -23,12 +23,28 @@ __all__ = [
 
 _FILE = source_path(__name__)
 
+#: The official code's reference class counts (PASCAL VOC: 20 foreground
+#: classes, 21 channels with the background). ER and ECR normalise by them
+#: so that their strength does not depend on the data set's class count.
+VOC_FG_CHANNELS = 20
+VOC_CHANNELS = VOC_FG_CHANNELS + 1
+
 
 def _check_ratio(value: float, name: str, cls_name: str) -> float:
     if not 0 < value <= 1:
         raise ValueError(f'{_FILE}: {cls_name} `{name}` must lie in (0, 1], '
                          f'got {value}.')
     return float(value)
+
+
+def _check_channels(value: Optional[int], name: str,
+                    cls_name: str) -> Optional[int]:
+    if value is not None and (isinstance(value, bool)
+                              or not isinstance(value, int) or value < 1):
+        raise ValueError(
+            f'{_FILE}: {cls_name} `{name}` must be a positive int or None '
+            f"(use the input's channels), got {value!r}.")
+    return value
 
 
 class _SEAMLoss(nn.Module):
@@ -135,39 +151,55 @@ class MinPoolLoss(_SEAMLoss):
 
 @MODELS.register_module()
 class EquivariantRegLoss(_SEAMLoss):
-    """Equivariant regularisation (ER): mean absolute difference.
+    """Equivariant regularisation (ER): absolute difference of two views.
 
-    ``mean(|pred - target|)`` over all elements. In SEAM ``pred`` and
-    ``target`` are the label-masked, max-normalised foreground CAMs of the
-    two views in the same frame (absent classes are 0 and still count in
-    the mean, as in the official code).
+    ``sum(|pred - target|) / (N * H * W * ref_channels)``: the sum over the
+    foreground channels of the label-masked, max-normalised CAMs of the two
+    views in the same frame, divided by a reference channel count instead
+    of the input's ``C``. The official code takes the mean over VOC's 20
+    foreground channels (absent classes are 0 and still count), so with
+    ``ref_channels=20`` (default) the loss equals the official one on VOC
+    and keeps the same strength per present class on a data set with any
+    number of classes (docs/method.md, "Class-count independent losses").
+    ``ref_channels=None`` divides by the input's ``C`` (a plain mean).
 
     Args:
+        ref_channels (int, optional): Channel count of the normalisation;
+            None uses the input's ``C``. Defaults to 20 (VOC's foreground
+            classes, the official reference).
         loss_weight (float): Weight of the loss. Defaults to 1.0.
         loss_name (str): Name of the loss. Defaults to 'loss_er'.
     """
 
     def __init__(self,
+                 ref_channels: Optional[int] = VOC_FG_CHANNELS,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_er') -> None:
         super().__init__(loss_weight, loss_name)
+        self.ref_channels = _check_channels(ref_channels, 'ref_channels',
+                                            'EquivariantRegLoss')
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         """Compute the loss.
 
         Args:
-            pred (Tensor): Shape (N, C, H, W) (any shape works).
+            pred (Tensor): Shape (N, C, H, W).
             target (Tensor): Same shape as ``pred``.
 
         Returns:
             Tensor: Scalar loss.
         """
+        check_4d(pred, 'EquivariantRegLoss', _FILE)
         if pred.shape != target.shape:
             raise ValueError(
                 f'{_FILE}: EquivariantRegLoss got pred {tuple(pred.shape)} '
                 f'and target {tuple(target.shape)}; bring both views to the '
                 f'same frame first.')
-        return self.loss_weight * (pred - target).abs().mean()
+        diff = (pred - target).abs()
+        if self.ref_channels is None:
+            return self.loss_weight * diff.mean()
+        n, _, h, w = pred.shape
+        return self.loss_weight * diff.sum() / (n * h * w * self.ref_channels)
 
 
 @MODELS.register_module()
@@ -182,41 +214,38 @@ class EquivariantCrossRegLoss(_SEAMLoss):
     detached, max-only CAM of the other view.
 
     ``topk_channels`` is the channel count ``k`` is computed from. The
-    official code hard-codes VOC's 21 (``int(21 * hs * ws * 0.2)``); with
-    ``None`` (default) it is the input's ``C``, which is the same on VOC. On
-    VOC most channels are absent classes (zero on both sides), so the top 20
-    % of 21 x H x W entries hold every entry of the 2-4 present channels and
-    the OHEM hardly selects; on a data set with few classes the top 20 % of
-    ``C`` x H x W would keep only the hardest part of the present channels,
-    a much stronger mining. ``topk_channels=21`` keeps the official ``k``
-    (and so the official behaviour) there; it is capped at ``C * H * W``
-    (then the loss is ``sum |pred - target| / k`` over all entries).
+    official code counts VOC's 21 channels (background included). On VOC
+    most channels are absent classes (zero on both sides), so the top 20 %
+    of 21 x H x W entries hold every entry of the 2-4 present channels and
+    the mining hardly selects; counted over the input's ``C`` on a data set
+    with few classes, the top 20 % would keep only the hardest part of the
+    present channels, a much stronger mining. The default (21, the official
+    reference) keeps the official ``k`` and so the same behaviour whatever
+    the class count (docs/method.md, "Class-count independent losses");
+    ``k`` is capped at ``C * H * W`` (then the loss is
+    ``sum |pred - target| / k`` over all entries). ``None`` counts the
+    input's ``C``.
 
     Args:
         topk_ratio (float): Fraction of the channel-pixels kept. Defaults
             to 0.2.
         topk_channels (int, optional): Channel count ``k`` is computed from;
-            None (default) uses the input's ``C``.
+            None uses the input's ``C``. Defaults to 21 (VOC's channels,
+            the official reference).
         loss_weight (float): Weight of the loss. Defaults to 1.0.
         loss_name (str): Name of the loss. Defaults to 'loss_ecr'.
     """
 
     def __init__(self,
                  topk_ratio: float = 0.2,
-                 topk_channels: Optional[int] = None,
+                 topk_channels: Optional[int] = VOC_CHANNELS,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_ecr') -> None:
         super().__init__(loss_weight, loss_name)
         self.topk_ratio = _check_ratio(topk_ratio, 'topk_ratio',
                                        'EquivariantCrossRegLoss')
-        if topk_channels is not None and (
-                isinstance(topk_channels, bool)
-                or not isinstance(topk_channels, int) or topk_channels < 1):
-            raise ValueError(
-                f'{_FILE}: EquivariantCrossRegLoss `topk_channels` must be a '
-                f'positive int or None (use the input\'s channels), got '
-                f'{topk_channels!r}.')
-        self.topk_channels = topk_channels
+        self.topk_channels = _check_channels(topk_channels, 'topk_channels',
+                                             'EquivariantCrossRegLoss')
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         """Compute the loss.

@@ -77,21 +77,46 @@ def test_min_pool_matches_official_formula():
     assert cam.grad is not None
 
 
-def test_er_is_mean_abs():
+def test_er_by_hand():
     loss_fn = MODELS.build(dict(type='EquivariantRegLoss'))
     assert loss_fn.loss_name == 'loss_er'
     pred = torch.tensor([[[[1., 2.], [3., 4.]]]])
     target = torch.tensor([[[[0., 4.], [3., 0.]]]])
-    # |diff| = 1, 2, 0, 4 -> 7 / 4
-    assert loss_fn(pred, target).item() == pytest.approx(1.75)
+    # |diff| = 1, 2, 0, 4 -> sum 7 over N * H * W * 20 = 80 (VOC reference)
+    assert loss_fn(pred, target).item() == pytest.approx(7 / 80)
     w = MODELS.build(dict(type='EquivariantRegLoss', loss_weight=4.))
-    assert w(pred, target).item() == pytest.approx(7.)
+    assert w(pred, target).item() == pytest.approx(28 / 80)
+    # ref_channels=None: the plain mean over the input's channels
+    mean = MODELS.build(dict(type='EquivariantRegLoss', ref_channels=None))
+    assert mean(pred, target).item() == pytest.approx(1.75)
     with pytest.raises(ValueError, match='same frame'):
         loss_fn(pred, target[..., :1])
+    with pytest.raises(ValueError, match='ref_channels'):
+        MODELS.build(dict(type='EquivariantRegLoss', ref_channels=0))
+
+
+def test_er_equals_the_official_mean_on_voc_whatever_the_classes():
+    torch.manual_seed(0)
+    # VOC: 20 foreground channels -> the official torch.mean(|c1 - c2|)
+    pred, target = torch.rand(2, 20, 5, 6), torch.rand(2, 20, 5, 6)
+    er = MODELS.build(dict(type='EquivariantRegLoss'))
+    torch.testing.assert_close(er(pred, target),
+                               torch.mean(torch.abs(pred - target)))
+    # 5 foreground channels: the same per-channel strength, i.e. the mean
+    # over 5 channels weighted 5 / 20
+    pred, target = torch.rand(2, 5, 5, 6), torch.rand(2, 5, 5, 6)
+    torch.testing.assert_close(
+        er(pred, target), 0.25 * torch.mean(torch.abs(pred - target)))
+    # an absent class (zero on both sides) does not change the loss
+    zeros = torch.zeros(2, 1, 5, 6)
+    torch.testing.assert_close(
+        er(torch.cat([pred, zeros], 1), torch.cat([target, zeros], 1)),
+        er(pred, target))
 
 
 def test_ecr_topk_by_hand():
-    loss_fn = MODELS.build(dict(type='EquivariantCrossRegLoss'))
+    loss_fn = MODELS.build(
+        dict(type='EquivariantCrossRegLoss', topk_channels=None))
     assert loss_fn.loss_name == 'loss_ecr'
     # 2 samples, C=2, H=1, W=5 -> 10 values each, k = int(10 * 0.2) = 2
     pred = torch.tensor([[[[1., 0., 0., 0., 0.]], [[0., 0., 0.5, 0., 0.]]],
@@ -103,7 +128,11 @@ def test_ecr_topk_by_hand():
     # mean over batch -> 1.125
     assert loss_fn(pred, target).item() == pytest.approx(1.125)
     w = MODELS.build(
-        dict(type='EquivariantCrossRegLoss', topk_ratio=0.5, loss_weight=2))
+        dict(
+            type='EquivariantCrossRegLoss',
+            topk_ratio=0.5,
+            topk_channels=None,
+            loss_weight=2))
     # k = 5: sample 0 -> (1 + 0.5 + 0.3) / 5; sample 1 -> (2 + 3) / 5
     exp = 2 * ((1.8 / 5) + 1.) / 2
     assert w(pred, target).item() == pytest.approx(exp)
@@ -156,9 +185,14 @@ def test_ecr_topk_channels_21_is_the_official_code_on_six_channels():
     loss = MODELS.build(
         dict(type='EquivariantCrossRegLoss', topk_channels=21))(pred, target)
     torch.testing.assert_close(loss, ref)
+    # the default is the official count (21 channels) whatever C is
     default = MODELS.build(dict(type='EquivariantCrossRegLoss'))(pred,
                                                                  target)
-    assert default.item() > loss.item()  # fewer, larger entries kept
+    torch.testing.assert_close(default, loss)
+    own = MODELS.build(
+        dict(type='EquivariantCrossRegLoss', topk_channels=None))(pred,
+                                                                  target)
+    assert own.item() > loss.item()  # fewer, larger entries kept
 
 
 def test_invalid_ratios():
