@@ -86,6 +86,10 @@ def ensure_mmcv_ext() -> bool:
     """
     if is_mmcv_ext_stubbed():
         return True
+    try:  # a compiled _ext links against libtorch: have torch loaded first
+        import torch  # noqa: F401
+    except ImportError:
+        pass
     try:
         importlib.import_module('mmcv._ext')
         return False
