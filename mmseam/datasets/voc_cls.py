@@ -294,7 +294,8 @@ class VOCClsDataset(BaseSegDataset):
             raise DatasetError(
                 f'Image folder {img_dir!r} does not exist. Check '
                 '`data_root` and `data_prefix.img_path` in the dataset '
-                'config (VOC layout: <data_root>/JPEGImages).')
+                'config (VOC layout: <data_root>/JPEGImages; folder layout: '
+                '<data_root>/images).')
         if not self.ann_file and self._split_optional:
             return
         if not self.ann_file:
@@ -770,19 +771,26 @@ class VOCClsDataset(BaseSegDataset):
                 self.skipped_images.append(img_path)
                 print_log(
                     f'skipped image {img_path}: {problem} (on_bad_image='
-                    "'skip'); fix or remove it from the split list "
-                    f'{self.ann_file}.',
+                    "'skip'); fix it or remove it from "
+                    f'{self._id_source()}.',
                     logger='current',
                     level=logging.WARNING)
             return None
-        fix = ('fix the file or remove its id from the split list '
-               f'{self.ann_file}')
+        fix = f'fix the file or remove it from {self._id_source()}'
         if not self.test_mode:
             fix += (" (or set on_bad_image='skip' in the dataset config to "
                     'train without it)')
         raise BadImageError(f'image {img_path} cannot be loaded: {problem}; '
                             f'{fix}. `python tools/check_dataset.py CONFIG '
                             '--decode` lists every such image.')
+
+    def _id_source(self) -> str:
+        """Name of the file or folder that lists the ids, for messages."""
+        if self.ann_file:
+            return f'the split list {self.ann_file}'
+        if self.label_source == 'file' and self.label_file:
+            return f'the label file {self._under_root(self.label_file)}'
+        return f"the folder {self.data_prefix.get('img_path', '')}"
 
     def _decode_problem(self, img_path: Optional[str],
                         err: Exception) -> Optional[str]:

@@ -255,6 +255,8 @@ def test_bad_image_when_loaded_raise_or_skip(tmp_path):
         ds[1]
     msg = str(err.value)
     assert f'image {path} cannot be loaded' in msg
+    label_file = osp.join(root, 'labels.txt')
+    assert f'remove it from the label file {label_file}' in msg
     assert "on_bad_image='skip'" in msg and 'check_dataset.py' in msg
     # skip: another sample is loaded and the file is listed
     ds = build_plain(root, pipeline=pipeline, on_bad_image='skip')
