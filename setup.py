@@ -155,9 +155,8 @@ if __name__ == '__main__':
                 '.mim/configs/**/*.py',
                 '.mim/configs/**/*.md',
                 '.mim/configs/**/*.yml',
-                '.mim/tools/*.py',
-                '.mim/tools/*.sh',
                 '.mim/tools/**/*.py',
+                '.mim/tools/**/*.sh',
             ]
         },
         exclude_package_data={'mmseam': ['**/__pycache__/*']},

@@ -69,14 +69,17 @@ def test_wheel_contents(wheel):
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
         pth = zf.read('mmseam-hook.pth').decode()
-    # every config, README and metafile (the model index imports those)
-    configs = {
-        'mmseam/.mim/configs/' +
-        osp.relpath(p, osp.join(REPO, 'configs')).replace(os.sep, '/')
-        for ext in ('py', 'md', 'yml') for p in glob.glob(
-            osp.join(REPO, 'configs', '**', f'*.{ext}'), recursive=True)
-    }
-    assert configs and configs <= names, sorted(configs - names)[:5]
+    # every config, README and metafile (the model index imports those),
+    # every tool and script
+    for folder, exts in (('configs', ('py', 'md', 'yml')), ('tools',
+                                                            ('py', 'sh'))):
+        files = {
+            f'mmseam/.mim/{folder}/' +
+            osp.relpath(p, osp.join(REPO, folder)).replace(os.sep, '/')
+            for ext in exts for p in glob.glob(
+                osp.join(REPO, folder, '**', f'*.{ext}'), recursive=True)
+        }
+        assert files and files <= names, sorted(files - names)[:5]
     for name in ('mmseam/.mim/model-index.yml',
                  'mmseam/.mim/tools/train.py', 'mmseam/.mim/tools/test.py',
                  'mmseam/.mim/tools/infer_cams.py', 'mmseam/__init__.py',
