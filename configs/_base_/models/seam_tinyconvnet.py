@@ -35,7 +35,6 @@ model = dict(
     loss_cls=dict(type='MultiLabelSoftMarginLoss', loss_weight=1.0),
     loss_minpool=dict(type='MinPoolLoss', ratio=0.25, loss_weight=1.0),
     loss_er=dict(type='EquivariantRegLoss', loss_weight=1.0),
-    # top-k of the ECR counted over 21 channels, as on VOC
     loss_ecr=dict(
         type='EquivariantCrossRegLoss',
         topk_ratio=0.2,
