@@ -1,7 +1,7 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-"""Shared helpers of the reliability tests (issue 6): tiny deterministic
-configs of the three trainable stages, and running a real process until a
-condition holds, then killing it with SIGKILL."""
+"""Shared helpers of the reliability tests (docs/reliability.md): tiny
+deterministic configs of the three trainable stages, and running a real
+process until a condition holds, then killing it with SIGKILL."""
 import os
 import os.path as osp
 import signal

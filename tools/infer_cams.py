@@ -1,5 +1,5 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-"""Multi-scale + flip CAM inference over a split (spec 1.4).
+"""Multi-scale + flip CAM inference over a split (docs/method.md).
 
     python tools/infer_cams.py CONFIG CHECKPOINT --out-dir DIR
         [--split train] [--scales 0.5 1.0 1.5 2.0] [--no-flip]

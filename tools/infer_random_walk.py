@@ -1,5 +1,7 @@
 # Copyright (c) mmseam contributors. All rights reserved.
-"""AffinityNet random walk over a split (spec 1.5): CAMs -> pseudo labels.
+"""AffinityNet random walk over a split: CAMs -> pseudo labels.
+
+See docs/method.md, "AffinityNet and the random walk".
 
     python tools/infer_random_walk.py CONFIG CHECKPOINT --cam-dir DIR
         --out-dir DIR [--split train_aug] [--preset seam|psa]

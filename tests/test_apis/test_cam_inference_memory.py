@@ -4,8 +4,8 @@ images runs in bounded memory. The resident set size of the job is sampled
 from /proc/<pid>/status while it runs; after the warm-up it must not grow
 with the number of images processed.
 
-``MMSEAM_RSS_IMAGES`` sets the split size (default 2000; the report in
-the README was measured with 3000)."""
+``MMSEAM_RSS_IMAGES`` sets the split size (default 2000; the table in
+docs/reliability.md was measured with 3000)."""
 import os
 import os.path as osp
 import sys

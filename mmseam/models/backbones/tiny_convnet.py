@@ -5,7 +5,7 @@ It is not part of the SEAM paper: it stands in for ResNet38 where a whole
 weakly supervised pipeline must train from scratch in minutes on a
 laptop-class CPU (``make demo``). Plain conv-BN-ReLU blocks learn the
 synthetic class marks within a few hundred iterations where a ResNetV1c-18-d8
-does not (README, "Known gaps").
+does not (docs/synthetic_data.md).
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -30,7 +30,7 @@ class TinyConvNet(BaseModule):
     default six blocks, 123 px with two more blocks of dilation 2 and 3 at
     stride 8, enough to cover a whole synthetic object as ResNet38's field
     covers VOC objects (a CAM can only spread as far as its field reaches;
-    README, "Known gaps", has what that changed in the demo). A block listed
+    docs/synthetic_data.md has what that changed in the demo). A block listed
     in ``residual_blocks`` computes ``x + block(x)`` instead, by default with
     its norm's weight and bias zero-initialised so that it starts as the
     identity (``zero_init_residual``, as in MMSegmentation's ResNet): deeper

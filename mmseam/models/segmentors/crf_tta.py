@@ -15,7 +15,9 @@ __all__ = ['CRFSegTTAModel']
 
 @MODELS.register_module()
 class CRFSegTTAModel(SegTTAModel):
-    """The official stage-2 test of SEAM (spec 1.7) as an mmseg TTA model.
+    """The official stage-2 test of SEAM as an mmseg TTA model.
+
+    See docs/method.md, "Stage 2".
 
     Unlike mmseg's ``SegTTAModel`` (which averages softmax probabilities),
     the logits of all augmented views are averaged and then soft-maxed, as in

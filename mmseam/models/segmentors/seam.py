@@ -437,12 +437,13 @@ class SEAM(BaseSegmentor):
                        resize_mode: str = 'bilinear') -> Tensor:
         """Sum of foreground CAMs over scales (and flips), before norm.
 
-        Spec 1.4 of the official inference: each pass's foreground channels
-        are resized to ``out_size`` (bilinear, ``align_corners=False``) and
-        flipped back, then summed. The original and flipped copies of a
-        scale run as one batch. With ``test_cfg.amp_dtype`` set (and no
-        autocast already active) the network passes run under autocast in
-        that dtype; the resizing and the sum are always fp32.
+        The official inference (docs/method.md, "CAM inference"): each
+        pass's foreground channels are resized to ``out_size`` (bilinear,
+        ``align_corners=False``) and flipped back, then summed. The original
+        and flipped copies of a scale run as one batch. With
+        ``test_cfg.amp_dtype`` set (and no autocast already active) the
+        network passes run under autocast in that dtype; the resizing and
+        the sum are always fp32.
 
         Args:
             inputs (Tensor): Normalised images, N x 3 x H x W.
@@ -564,7 +565,7 @@ class SEAM(BaseSegmentor):
 
     @staticmethod
     def normalize_cam(cam: Tensor, eps: float = 1e-5) -> Tensor:
-        """Official per-class min-max after ReLU (spec 1.4).
+        """Official per-class min-max after ReLU (docs/method.md).
 
         Args:
             cam (Tensor): ... x H x W summed scores.

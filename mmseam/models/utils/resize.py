@@ -8,7 +8,7 @@ same weights for all channels. Written as ``A_h @ x @ A_w^T`` with the
 forward pass is two batched matrix products and, above all, so is the
 backward pass: PyTorch's own bilinear backward scatters gradients with
 atomic adds, which was 3.5 ms of a 57 ms SEAM training step on an H100
-(docs/benchmarks.md, run 3).
+(docs/benchmarks.md, profile of the compiled step).
 """
 from contextlib import nullcontext
 from functools import lru_cache

@@ -55,7 +55,7 @@ def test_blocks_equal_a_direct_computation(dilations):
 def test_receptive_field_by_hand(extra_dilations, field):
     # 1 + 2 * (1 + 2 + 2 + 4 + 4 + 8) = 43 px for the six default blocks;
     # two more blocks at stride 8 with dilations 2 and 3 add
-    # 2 * 8 * (2 + 3) = 80 px: 123 px (README, "Known gaps", session 7)
+    # 2 * 8 * (2 + 3) = 80 px: 123 px (docs/synthetic_data.md)
     n = 6 + len(extra_dilations)
     torch.manual_seed(0)
     net = MODELS.build(
