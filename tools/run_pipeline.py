@@ -28,6 +28,17 @@ runs to check the measured claim) stops after the CRF.
 The ``voc`` preset runs the same chain with the real VOC configs
 (ResNet38d, ``data/VOCdevkit/VOC2012``); it needs a GPU machine and the
 converted ImageNet ResNet38 weights (docs/pipeline.md).
+
+Your own data set and configs run the same chain::
+
+    python tools/run_pipeline.py --data-root data/my_data \
+        --seam-config my_seam.py [--cam-config ...] [--pretrain-config ...] \
+        [--affinity-config ...] [--stage2-config ...]
+    python tools/run_pipeline.py --pipeline-config my_pipeline.py
+
+Without masks for the scored images, the SEAM config's ``bg_threshold``
+replaces the threshold sweep and nothing is scored (docs/pipeline.md).
+The steps are :class:`mmseam.apis.pipeline.Pipeline`.
 """
 import argparse
 import os.path as osp
@@ -43,12 +54,41 @@ __all__ = ['parse_args', 'main', 'alpha_for_threshold']
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--preset', choices=sorted(PRESETS), default='synthetic')
+    p.add_argument(
+        '--preset',
+        choices=sorted(PRESETS),
+        default=None,
+        help='the recipe (default: synthetic, unless --pipeline-config or '
+        'stage configs are given; with them, the base they override)')
+    own = p.add_argument_group(
+        'your own data and configs (docs/pipeline.md)',
+        'a pipeline config file and/or flags (the flags win); the SEAM '
+        'config and --data-root are required, the other stages optional')
+    own.add_argument(
+        '--pipeline-config',
+        metavar='FILE',
+        help='python/yaml/json file setting data_root, work_dir, '
+        '<stage>_config, label_split, eval_split, epochs, crf_workers, '
+        'infer_workers')
+    for stage in ('pretrain', 'cam', 'seam', 'affinity', 'stage2'):
+        own.add_argument(
+            f'--{stage}-config', dest=f'{stage}_config', metavar='CONFIG')
+    own.add_argument(
+        '--label-split',
+        help='images to pseudo-label: a name (train -> ImageSets/'
+        'Segmentation/train.txt) or a .txt file under the data root; '
+        'default: the SEAM config\'s test split')
+    own.add_argument(
+        '--eval-split',
+        help='images whose pseudo labels are scored against their masks '
+        '(default: the label split); without masks the SEAM config\'s '
+        'bg_threshold is used and nothing is scored')
     p.add_argument(
         '--work-dir',
         default=None,
         help='default: the preset\'s (work_dirs/demo for synthetic)')
-    p.add_argument('--data-root', default=None)
+    p.add_argument(
+        '--data-root', default=None, help='default: the recipe\'s')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', default='cpu')
     p.add_argument('--amp', action='store_true', help='bf16 CAM inference')

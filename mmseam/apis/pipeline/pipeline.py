@@ -5,15 +5,18 @@ import os.path as osp
 import time
 
 from .common import log
-from .presets import LAST_STEPS, PRESETS, package_file, repo_root
+from .data import DataSteps
+from .presets import LAST_STEPS, package_file, repo_root
 from .pseudo_labels import PseudoLabelSteps
+from .recipe import build_recipe
 from .report import ReportStep
 from .stage2 import Stage2Step
 from .state import ResultsFile, check_synthetic_data
 from .training import TrainingSteps
 
 
-class Pipeline(TrainingSteps, PseudoLabelSteps, Stage2Step, ReportStep):
+class Pipeline(DataSteps, TrainingSteps, PseudoLabelSteps, Stage2Step,
+               ReportStep):
     """Pretraining, CAM baseline and SEAM, CAM inference, dense CRF,
     AffinityNet random walk, stage 2 and a report, each step skipped when
     its outputs exist (an interrupted run resumes).
@@ -22,26 +25,29 @@ class Pipeline(TrainingSteps, PseudoLabelSteps, Stage2Step, ReportStep):
         args (argparse.Namespace): The options of ``tools/run_pipeline.py``
             (``preset``, ``work_dir``, ``data_root``, ``stop_after``,
             ``seed``, ``device``, ``amp``, ``crf_alphas``,
-            ``skip_affinity``, ``figure_rows``, ``train_options``).
+            ``skip_affinity``, ``figure_rows``, ``train_options``, and for
+            the user's own recipe ``pipeline_config``, ``*_config``,
+            ``label_split``, ``eval_split``; see
+            :func:`~.recipe.build_recipe`).
     """
 
     def __init__(self, args) -> None:
         self.args = args
-        self.p = dict(PRESETS[args.preset])
-        self.name = f'the {args.preset} preset'
+        self.p, self.name, from_preset = build_recipe(args)
         # the last step: --stop-after, else the recipe's
         latest = self.p.get('stop_after', 'stage2')
         self.stop = args.stop_after or latest
         if LAST_STEPS.index(self.stop) > LAST_STEPS.index(latest):
             raise ValueError(
                 f'--stop-after {self.stop}: {self.name} has configs up to '
-                f'the {latest} step only; pass --stop-after {latest} or use '
-                'the synthetic preset')
+                f'the {latest} step only; pass --stop-after {latest} or '
+                + ('use the synthetic preset' if from_preset else
+                   'add the configs of the later steps'))
         self.work = osp.abspath(args.work_dir or self.p['work_dir'])
         self.data_root = osp.abspath(args.data_root or self.p['data_root'])
         # relative paths in the preset configs (e.g. ``pretrained/``) are
-        # relative to the checkout
-        self.cwd = repo_root() or os.getcwd()
+        # relative to the checkout, the user's to the current directory
+        self.cwd = (repo_root() if from_preset else None) or os.getcwd()
         os.makedirs(self.work, exist_ok=True)
         self.results_path = osp.join(self.work, 'results.json')
         self._state = ResultsFile(self.results_path)
@@ -67,8 +73,9 @@ class Pipeline(TrainingSteps, PseudoLabelSteps, Stage2Step, ReportStep):
         self._state.save()
 
     def config_path(self, cfg: str) -> str:
-        """The absolute path of a recipe's config."""
-        return package_file(cfg)
+        """The absolute path of a recipe's config (a preset's are relative
+        to the repository)."""
+        return cfg if osp.isabs(cfg) else package_file(cfg)
 
     # ------------------------------------------------------------ data
     def data_opts(self, *keys) -> list:
@@ -76,21 +83,14 @@ class Pipeline(TrainingSteps, PseudoLabelSteps, Stage2Step, ReportStep):
         root."""
         return [f'{k}.dataset.data_root={self.data_root}' for k in keys]
 
-    def split_ids(self, split: str) -> list:
-        """The image ids of ``split``."""
-        path = osp.join(self.data_root, 'ImageSets', 'Segmentation',
-                        f'{split}.txt')
-        with open(path) as f:
-            return [ln.split()[0] for ln in f if ln.strip()]
-
     def metainfo(self) -> dict:
-        """``classes`` and ``palette`` of the data set (its
-        ``metainfo.json``, else the SEAM config's)."""
-        from ..cam_io import load_metainfo
-        path = osp.join(self.data_root, 'metainfo.json')
-        if osp.isfile(path):
-            return load_metainfo(path)
-        return load_metainfo(self.config_path(self.p['seam']))
+        """``classes`` (index 0: background) and ``palette`` of the data
+        set, as the SEAM config's dataset reads them."""
+        meta = self.split_dataset(self.p['label_split'])[0].metainfo
+        palette = meta.get('palette')
+        return dict(
+            classes=tuple(meta['classes']),
+            palette=None if palette is None else [list(c) for c in palette])
 
     def check_synthetic_data(self, wanted: dict) -> None:
         """See :func:`~.state.check_synthetic_data`."""
@@ -104,7 +104,8 @@ class Pipeline(TrainingSteps, PseudoLabelSteps, Stage2Step, ReportStep):
                 from mmseam.datasets.synthetic import make_synthetic_voc
                 log(f'data: generating the synthetic set in {self.data_root}')
                 make_synthetic_voc(
-                    self.data_root, seed=self.args.seed, **self.p['data'])
+                    self.data_root, seed=getattr(self.args, 'seed', 0),
+                    **self.p['data'])
             else:
                 # a set passed with --data-root may have any size
                 self.check_synthetic_data(
@@ -112,15 +113,20 @@ class Pipeline(TrainingSteps, PseudoLabelSteps, Stage2Step, ReportStep):
                 log(f'data: using {self.data_root}')
         elif not osp.isdir(self.data_root):
             raise FileNotFoundError(
-                f'VOC data root {self.data_root} does not exist: download '
-                f'PASCAL VOC 2012 + SBD (docs/pipeline.md) or pass '
-                f'--data-root')
+                f'data root {self.data_root} ({self.name}) does not exist: '
+                'pass --data-root (for the voc preset, download PASCAL VOC '
+                '2012 + SBD as docs/pipeline.md says)')
+        else:
+            log(f'data: using {self.data_root}')
 
     # ------------------------------------------------------------- run
     def run(self) -> None:
         """Run every step up to ``--stop-after`` and write the report."""
         t_start = time.time()
         self.prepare_data()
+        self._state.classes = list(self.metainfo()['classes'])
+        log(f'recipe: {self.name}; work dir {self.work}; classes '
+            f'{", ".join(self._state.classes[1:])}')
         data_opts = self.data_opts('train_dataloader', 'val_dataloader',
                                    'test_dataloader')
         # every later stage starts from the pretraining stand-in
@@ -128,10 +134,12 @@ class Pipeline(TrainingSteps, PseudoLabelSteps, Stage2Step, ReportStep):
         if self.p['pretrain']:
             pre_ckpt = self.pretrain(data_opts)
             init_opts = [f'model.backbone.init_cfg.checkpoint={pre_ckpt}']
-        # CAM baseline and SEAM: same backbone init and schedule
+        # CAM baseline (when configured) and SEAM: same backbone init and
+        # schedule
+        names = [n for n in ('cam', 'seam') if self.p[n]]
         ckpts = {
             name: self.train(name, self.p[name], data_opts + init_opts)
-            for name in ('cam', 'seam')
+            for name in names
         }
         cam_dirs = {
             name: self.infer(name, self.p[name], ckpt)
@@ -139,7 +147,8 @@ class Pipeline(TrainingSteps, PseudoLabelSteps, Stage2Step, ReportStep):
         }
         self.score_cams(cam_dirs)
         seam_out = cam_dirs['seam']
-        with_affinity = not self.args.skip_affinity and self.stop != 'crf'
+        with_affinity = bool(self.p['affinity']) and not getattr(
+            self.args, 'skip_affinity', False) and self.stop != 'crf'
         crf = self.crf(seam_out, with_affinity)
         from ..crf import crf_output_dirs
         pseudo_dir = crf_output_dirs(crf['root'], crf['alpha'])[1]
@@ -151,4 +160,4 @@ class Pipeline(TrainingSteps, PseudoLabelSteps, Stage2Step, ReportStep):
             seg_cfg, seg_ckpt = self.stage2(pseudo_dir, data_opts, init_opts)
         self.timings['total'] = round(time.time() - t_start, 1)
         self.save_results()
-        self.report(cam_dirs['cam'], seam_out, pseudo_dir, seg_cfg, seg_ckpt)
+        self.report(cam_dirs, pseudo_dir, seg_cfg, seg_ckpt)

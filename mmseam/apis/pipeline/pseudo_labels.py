@@ -13,26 +13,6 @@ class PseudoLabelSteps:
     """Mixin of :class:`Pipeline`: from trained classifiers to scored
     pseudo labels."""
 
-    def label_dataset(self, cfg_path: str):
-        """The images to pseudo-label: test pipeline, the label split.
-
-        Returns:
-            tuple: The dataset and the config (``cfg_path`` loaded).
-        """
-        from mmengine.config import Config
-        from mmseg.registry import DATASETS
-        c = Config.fromfile(self.config_path(cfg_path))
-        ds = c.test_dataloader.dataset.copy()
-        ds.update(
-            data_root=self.data_root,
-            ann_file=f'ImageSets/Segmentation/{self.p["label_split"]}.txt',
-            with_seg_map=False,
-            pipeline=[
-                dict(type='LoadImageFromFile'),
-                dict(type='PackSegClsInputs')
-            ])
-        return DATASETS.build(ds), c
-
     def infer(self, name: str, cfg: str, ckpt: str) -> str:
         """Multi-scale + flip CAMs of the label split (resumable) into
         ``<work>/<name>_cams``; returns that folder."""
@@ -63,16 +43,15 @@ class PseudoLabelSteps:
             self.timings[f'infer_{name}'] = round(time.time() - t0, 1)
         return out
 
-    def evaluate(self, pred_dir: str, type: str, split: str) -> dict:
+    def evaluate(self, pred_dir: str, type: str) -> dict:
         """Score CAMs (``type='cam'``, background threshold sweep) or label
-        PNGs (``'png'``) of ``split`` against its masks."""
+        PNGs (``'png'``) of the scored split against its masks."""
         from mmseam.evaluation.pseudo_label_eval import evaluate_pseudo_labels
         meta = self.metainfo()
-        gt_dir = osp.join(self.data_root, 'SegmentationClass')
         return evaluate_pseudo_labels(
             pred_dir,
-            gt_dir,
-            self.split_ids(split),
+            self.mask_dir(self.eval_split),
+            self.split_ids(self.eval_split),
             num_classes=len(meta['classes']),
             type=type,
             class_names=meta['classes'],
@@ -83,12 +62,45 @@ class PseudoLabelSteps:
         names = self.metainfo()['classes']
         return {n: float(v) for n, v in zip(names, r['IoU'])}
 
+    def score_labels(self, key: str, pred_dir: str, **extra) -> None:
+        """Score the label PNGs in ``pred_dir`` into ``results[key]``
+        (mIoU None without masks)."""
+        if not self.scored:
+            self.results[key] = dict(mIoU=None, IoU=None, **extra)
+            return
+        r = self.evaluate(pred_dir, 'png')
+        self.results[key] = dict(
+            mIoU=r['mIoU'], **extra, IoU=self.per_class(r))
+
+    def config_threshold(self, name: str) -> float:
+        """``model.test_cfg.bg_threshold`` of a stage's config."""
+        from mmengine.config import Config
+        path = self.config_path(self.p[name])
+        t = (Config.fromfile(path).model.get('test_cfg')
+             or {}).get('bg_threshold')
+        if t is None:
+            raise ValueError(
+                f'{path}: model.test_cfg.bg_threshold is not set; without '
+                'masks to sweep the background threshold on, the pipeline '
+                'uses this value: set it in the config.')
+        return float(t)
+
     def score_cams(self, cam_dirs: dict) -> None:
         """Score the CAMs of each trained classifier (``{name: folder}``)
-        at their best background threshold."""
+        at their best background threshold; without masks, record the
+        config's threshold instead."""
         for name, out in cam_dirs.items():
-            r = self.evaluate(
-                osp.join(out, 'cams'), 'cam', self.p['eval_split'])
+            if not self.scored:
+                t = self.config_threshold(name)
+                self.results[f'{name}_cam'] = dict(
+                    mIoU=None, bg_threshold=t, threshold_from='config',
+                    IoU=None)
+                log(f'{name}: no masks for the scored images '
+                    f'({self.mask_dir(self.eval_split)}): no background '
+                    f'threshold sweep; the config\'s bg_threshold {t:.2f} '
+                    f'(model.test_cfg of {self.p[name]}) is used')
+                continue
+            r = self.evaluate(osp.join(out, 'cams'), 'cam')
             self.results[f'{name}_cam'] = dict(
                 mIoU=r['mIoU'], bg_threshold=r['best_bg_threshold'],
                 IoU=self.per_class(r))
@@ -112,66 +124,89 @@ class PseudoLabelSteps:
         # the low/high powers only feed AffinityNet
         alphas = sorted({la, ha, alpha_best} if with_affinity else
                         {alpha_best})
-        ids = self.split_ids(self.p['label_split'])
+        split = self.p['label_split']
+        ids = self.split_ids(split)
+        img_dir, img_suffix = self.image_dir(split)
         crf_root = osp.join(seam_out, 'crf')
-        log(f'crf: alphas {alphas} ({alpha_best} matches the best threshold '
-            f'{best_t:.2f}' + (f'; la {la}, ha {ha}' if with_affinity else '')
-            + f') on {len(ids)} images')
+        which = 'best' if self.scored else 'config\'s'
+        log(f'crf: alphas {alphas} ({alpha_best} matches the {which} '
+            f'threshold {best_t:.2f}' +
+            (f'; la {la}, ha {ha}' if with_affinity else '') +
+            f') on {len(ids)} images')
         t0 = time.time()
         res = refine_split(
             ids,
             osp.join(seam_out, 'cams'),
-            osp.join(self.data_root, 'JPEGImages'),
+            img_dir,
             crf_root,
             alphas=alphas,
             palette=self.metainfo().get('palette'),
             crf_cfg=CRFConfig(),
-            workers=self.p['crf_workers'])
+            workers=self.p['crf_workers'],
+            img_suffix=img_suffix)
         if res['processed']:
             self.timings['crf'] = round(time.time() - t0, 1)
-        r = self.evaluate(
-            crf_output_dirs(crf_root, alpha_best)[1], 'png',
-            self.p['eval_split'])
-        self.results['seam_crf'] = dict(
-            mIoU=r['mIoU'], alpha=alpha_best, IoU=self.per_class(r))
-        log(f'crf: SEAM + CRF pseudo labels mIoU {r["mIoU"]:.2f}')
+        self.score_labels(
+            'seam_crf', crf_output_dirs(crf_root, alpha_best)[1],
+            alpha=alpha_best)
+        if self.scored:
+            log(f'crf: SEAM + CRF pseudo labels mIoU '
+                f'{self.results["seam_crf"]["mIoU"]:.2f}')
         self.save_results()
         return dict(root=crf_root, alpha=alpha_best, alphas=alphas)
+
+    def affinity_options(self, crf_root: str, init_opts) -> list:
+        """``--cfg-options`` of the AffinityNet training: data root, the
+        low/high-power CRF scores, the initialisation."""
+        from mmengine.config import Config
+
+        from ..crf import crf_output_dirs
+        la, ha = self.args.crf_alphas
+        path = self.config_path(self.p['affinity'])
+        steps = Config.fromfile(path).train_dataloader.dataset.pipeline
+        index = [
+            i for i, t in enumerate(steps) if t.get('type') == 'LoadCRFScores'
+        ]
+        if not index:
+            raise ValueError(f'{path}: train_dataloader.dataset.pipeline has '
+                             'no LoadCRFScores step to read the CRF labels; '
+                             'add dict(type=\'LoadCRFScores\') after '
+                             'LoadImageFromFile.')
+        key = f'train_dataloader.dataset.pipeline.{index[0]}'
+        return [
+            f'train_dataloader.dataset.data_root={self.data_root}',
+            f'rw_dataloader.dataset.data_root={self.data_root}',
+            f'{key}.la_dir={crf_output_dirs(crf_root, la)[0]}',
+            f'{key}.ha_dir={crf_output_dirs(crf_root, ha)[0]}',
+        ] + list(init_opts)
 
     def affinity_rw(self, seam_out: str, crf_root: str, alpha_best: float,
                     init_opts) -> str:
         """Train AffinityNet on the low/high-power CRF labels and random-walk
         the SEAM CAMs with it; returns the random-walk label folder."""
-        from ..crf import crf_output_dirs
-        la, ha = self.args.crf_alphas
-        aff_opts = [
-            f'train_dataloader.dataset.data_root={self.data_root}',
-            f'rw_dataloader.dataset.data_root={self.data_root}',
-            'train_dataloader.dataset.pipeline.1.la_dir=' +
-            crf_output_dirs(crf_root, la)[0],
-            'train_dataloader.dataset.pipeline.1.ha_dir=' +
-            crf_output_dirs(crf_root, ha)[0],
-        ] + list(init_opts)
+        aff_opts = self.affinity_options(crf_root, init_opts)
         aff_ckpt = self.train('affinity', self.p['affinity'], aff_opts)
         rw_out = osp.join(seam_out, 'rw')
         rw_alpha = alpha_best if self.p.get('rw_alpha') == 'match' else \
             self.p.get('rw_alpha')
         rw_args = [] if rw_alpha is None else ['--alpha', str(rw_alpha)]
+        split = self.p['label_split']
+        if split:
+            rw_args += ['--split', split]
         log(f'rw: random walk of the SEAM CAMs -> {rw_out}')
         t0 = time.time()
         run_logged([
             sys.executable,
             package_file('tools/infer_random_walk.py'),
             self.config_path(self.p['affinity']), aff_ckpt, '--cam-dir',
-            osp.join(seam_out, 'cams'), '--out-dir', rw_out, '--split',
-            self.p['label_split'], *rw_args, '--cfg-options', *aff_opts[:2]
+            osp.join(seam_out, 'cams'), '--out-dir', rw_out, *rw_args,
+            '--cfg-options', *aff_opts[:2]
         ], osp.join(self.work, 'rw.log'), cwd=self.cwd)
         self.timings.setdefault('rw', round(time.time() - t0, 1))
-        r = self.evaluate(rw_out, 'png', self.p['eval_split'])
-        self.results['seam_rw'] = dict(
-            mIoU=r['mIoU'], alpha=6 if rw_alpha is None else rw_alpha,
-            IoU=self.per_class(r))
-        log(f'rw: SEAM + AffinityNet random-walk pseudo labels mIoU '
-            f'{r["mIoU"]:.2f}')
+        self.score_labels(
+            'seam_rw', rw_out, alpha=6 if rw_alpha is None else rw_alpha)
+        if self.scored:
+            log(f'rw: SEAM + AffinityNet random-walk pseudo labels mIoU '
+                f'{self.results["seam_rw"]["mIoU"]:.2f}')
         self.save_results()
         return rw_out

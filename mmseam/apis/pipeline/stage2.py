@@ -3,6 +3,7 @@
 held-out images with real masks."""
 import importlib.util
 import os.path as osp
+from typing import Optional
 
 from .common import log, parse_opts
 from .presets import package_file
@@ -16,6 +17,23 @@ def _load_tool(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def missing_test_masks(cfg) -> Optional[str]:
+    """The first mask the ``test_dataloader`` of ``cfg`` lists that does
+    not exist (None: all exist)."""
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+    init_default_scope('mmseg')
+    ds = cfg.test_dataloader.dataset.copy()
+    ds['pipeline'] = []
+    dataset = DATASETS.build(ds)
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        path = info.get('seg_map_path')
+        if not path or not osp.isfile(path):
+            return path or f'{info.get("img_path")} (no seg_map_path)'
+    return None
 
 
 class Stage2Step:
@@ -37,6 +55,12 @@ class Stage2Step:
         c = Config.fromfile(self.config_path(self.p['stage2']))
         c.merge_from_dict(parse_opts(seg_opts))
         c.dump(cfg_dump)
+        missing = missing_test_masks(c)
+        if missing:
+            self.results['stage2_val'] = dict(mIoU=None)
+            log(f'stage2: no masks for its test images (e.g. {missing}): '
+                'not scored')
+            return c, seg_ckpt
         metrics = _load_tool('test').main([
             cfg_dump, seg_ckpt, '--work-dir',
             osp.join(self.work, 'stage2_test')

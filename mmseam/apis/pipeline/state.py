@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+from typing import Optional
 
 from ..cam_io import atomic_write
 
@@ -14,8 +15,9 @@ class ResultsFile:
     """The scores and timings of a run, in ``<work>/results.json``.
 
     ``results`` maps a step (``cam_cam``, ``seam_crf``, ...) to its scores,
-    ``seconds`` a step to its wall time. A file left by an earlier run is
-    read back, so a resumed run keeps the numbers of the steps it skips.
+    ``seconds`` a step to its wall time, ``classes`` lists the data set's
+    classes (index 0: background). A file left by an earlier run is read
+    back, so a resumed run keeps the numbers of the steps it skips.
 
     Args:
         path (str): The json file.
@@ -25,16 +27,20 @@ class ResultsFile:
         self.path = path
         self.results: dict = {}
         self.timings: dict = {}
+        self.classes: Optional[list] = None
         if osp.isfile(path):
             with open(path) as f:
                 saved = json.load(f)
             self.results = saved.get('results', {})
             self.timings = saved.get('seconds', {})
+            self.classes = saved.get('classes')
 
     def save(self) -> None:
         """Write the file atomically."""
-        blob = json.dumps(
-            dict(results=self.results, seconds=self.timings), indent=2)
+        blob = dict(results=self.results, seconds=self.timings)
+        if self.classes is not None:
+            blob['classes'] = list(self.classes)
+        blob = json.dumps(blob, indent=2)
         atomic_write(self.path, lambda f: f.write(blob.encode()))
 
 
