@@ -119,8 +119,13 @@ class DataSteps:
         return (loader.get('dataset') or {}).get('ann_file') or None
 
     def split_title(self, split: Optional[str]) -> str:
-        """A split's name for the results table."""
-        return split or 'all images'
+        """A split's name for messages and the results table (for None:
+        the config's split list, else ``all images``)."""
+        if split:
+            return split
+        ann_file = getattr(self.split_dataset(None)[0], 'ann_file', '')
+        return osp.relpath(ann_file, self.data_root) if ann_file else \
+            'all images'
 
     @property
     def scored(self) -> bool:

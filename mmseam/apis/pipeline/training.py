@@ -117,8 +117,9 @@ class TrainingSteps:
             ap = self.score_classifier(cfg, ckpt)
             saved[key] = dict(mtime=mtime, per_class=ap)
             self.save_results()
-        log(f'pretrain: image-label AP per class of {key} on the '
-            f'{self.p["label_split"]} images: ' +
+        title = self.split_title(self.p['label_split'])
+        images = title if title == 'all images' else f'the {title} images'
+        log(f'pretrain: image-label AP per class of {key} on {images}: ' +
             ', '.join(f'{n} {v:.2f}' for n, v in ap.items()))
         # (a class without a positive image has AP nan: nothing to learn)
         return [n for n, v in ap.items() if v < PRETRAIN_MIN_AP]
