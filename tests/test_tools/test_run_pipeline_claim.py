@@ -8,7 +8,7 @@ initialisation and schedule), multi-scale + flip CAMs of the training
 images, dense CRF of SEAM's at the background power matching its best
 threshold, every pseudo label scored against the masks. On it SEAM must
 beat the CAM baseline by at least 5 mIoU points and the CRF must improve
-SEAM's pseudo labels further (README, "Quick start"). The run is
+SEAM's pseudo labels further (docs/synthetic_data.md). The run is
 deterministic for one commit; it takes about 5 minutes on 2 CPU cores, the
 suite's one long test.
 """
