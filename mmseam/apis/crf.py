@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import os.path as osp
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -27,7 +27,8 @@ from .cam_io import (load_cam, remove_stale_tmp, save_crf_scores,
 
 __all__ = [
     'CRFConfig', 'CRF_PRESETS', 'crf_inference', 'bg_alpha_scores',
-    'crf_with_alpha', 'crf_output_dirs', 'refine_image', 'refine_split',
+    'crf_with_alpha', 'crf_with_alphas', 'crf_output_dirs', 'refine_image',
+    'refine_split',
     'read_split_ids', 'refine_arrays', 'AsyncCRFRefiner'
 ]
 
@@ -126,30 +127,56 @@ def crf_inference(img_rgb: np.ndarray,
         np.ndarray: float32 marginals of shape (K, H, W); they sum to 1 over
         K at every pixel.
     """
-    import pydensecrf.densecrf as dcrf
     from pydensecrf.utils import unary_from_softmax
 
-    img_rgb = np.asarray(img_rgb)
     probs = np.asarray(probs)
+    h, w = _check_image(img_rgb)
+    if probs.ndim != 3 or probs.shape[1:] != (h, w) or probs.shape[0] < 1:
+        raise ValueError(f'probs must have shape (K, {h}, {w}) with K >= 1 '
+                         f'to match the image, got {probs.shape}.')
+    crf = _dense_crf(img_rgb, probs.shape[0], t, gauss_sxy, gauss_compat,
+                     bi_sxy, bi_srgb, bi_compat)
+    return crf(unary_from_softmax(probs))
+
+
+def _check_image(img_rgb: np.ndarray) -> Tuple[int, int]:
+    """``(H, W)`` of a uint8 (H, W, 3) RGB image (else ValueError)."""
+    img_rgb = np.asarray(img_rgb)
     if img_rgb.ndim != 3 or img_rgb.shape[2] != 3 \
             or img_rgb.dtype != np.uint8:
         raise ValueError('img_rgb must be a uint8 array of shape (H, W, 3), '
                          f'got {img_rgb.dtype} {img_rgb.shape}.')
-    h, w = img_rgb.shape[:2]
-    if probs.ndim != 3 or probs.shape[1:] != (h, w) or probs.shape[0] < 1:
-        raise ValueError(f'probs must have shape (K, {h}, {w}) with K >= 1 '
-                         f'to match the image, got {probs.shape}.')
-    n_labels = probs.shape[0]
+    return img_rgb.shape[:2]
+
+
+def _dense_crf(img_rgb: np.ndarray, n_labels: int, t: int, gauss_sxy: float,
+               gauss_compat: float, bi_sxy: float, bi_srgb: float,
+               bi_compat: float):
+    """A ``DenseCRF2D`` with SEAM's two kernels on ``img_rgb`` (H, W, 3),
+    as a function ``(n_labels, H * W) unary -> (n_labels, H, W) float32
+    marginals``.
+
+    The kernels (the bilateral one builds a permutohedral lattice over the
+    image, a sizeable part of one CRF) depend on the image only; the mean
+    field starts from each new unary, so one object serves several unaries
+    (SEAM's alpha powers) with the results of separate objects.
+    """
+    import pydensecrf.densecrf as dcrf
+    h, w = np.asarray(img_rgb).shape[:2]
     crf = dcrf.DenseCRF2D(w, h, n_labels)
-    crf.setUnaryEnergy(np.ascontiguousarray(unary_from_softmax(probs)))
     crf.addPairwiseGaussian(sxy=gauss_sxy, compat=gauss_compat)
     crf.addPairwiseBilateral(
         sxy=bi_sxy,
         srgb=bi_srgb,
         rgbim=np.array(img_rgb, dtype=np.uint8, order='C', copy=True),
         compat=bi_compat)
-    q = crf.inference(int(t))
-    return np.asarray(q, dtype=np.float32).reshape((n_labels, h, w))
+
+    def run(unary: np.ndarray) -> np.ndarray:
+        crf.setUnaryEnergy(np.ascontiguousarray(unary, dtype=np.float32))
+        q = crf.inference(int(t))
+        return np.asarray(q, dtype=np.float32).reshape((n_labels, h, w))
+
+    return run
 
 
 def bg_alpha_scores(cams: np.ndarray, alpha: float) -> np.ndarray:
@@ -200,6 +227,57 @@ def crf_with_alpha(img: np.ndarray, cams: np.ndarray, labels: Sequence[int],
         # nothing to compete with the background
         return np.ones_like(scores)
     return crf_inference(img, scores, **crf_kw)
+
+
+def crf_with_alphas(img: np.ndarray, cams: np.ndarray,
+                    labels: Sequence[int], alphas: Sequence[float],
+                    **crf_kw) -> List[np.ndarray]:
+    """:func:`crf_with_alpha` for several background powers of one image.
+
+    Returns exactly ``[crf_with_alpha(img, cams, labels, a, **crf_kw) for a
+    in alphas]`` with less work: the CRF kernels (their lattice) are built
+    once for the image, and the unaries of the CAM channels,
+    ``-log(clip(cams, 1e-5, 1))``, which do not depend on alpha, are
+    computed once; only the background row ``-log(clip((1 - max_k
+    cams_k) ** alpha, 1e-5, 1))`` is computed per alpha (as in
+    :func:`bg_alpha_scores`, so the values are the same to the bit).
+
+    Args:
+        img (np.ndarray): uint8 RGB image of shape (H, W, 3).
+        cams (np.ndarray): Normalised CAMs of shape (K, H, W) in [0, 1].
+        labels (Sequence[int]): Shape (K,), class ids of ``cams``.
+        alphas (Sequence[float]): Background powers.
+        **crf_kw: As :func:`crf_with_alpha`.
+
+    Returns:
+        list[np.ndarray]: One float32 (1 + K, H, W) marginal map per alpha.
+    """
+    cams = np.asarray(cams, dtype=np.float32)
+    if len(labels) != cams.shape[0]:
+        raise ValueError(f'got {len(labels)} labels for {cams.shape[0]} '
+                         'CAM channels.')
+    if cams.ndim != 3:
+        raise ValueError(f'cams must have shape (K, H, W), got {cams.shape}.')
+    if cams.shape[0] == 0:
+        ones = np.ones((1, ) + cams.shape[1:], dtype=np.float32)
+        return [ones.copy() for _ in alphas]
+    h, w = _check_image(img)
+    if cams.shape[1:] != (h, w):
+        raise ValueError(f'cams must have shape (K, {h}, {w}) to match the '
+                         f'image, got {cams.shape}.')
+    k = cams.shape[0]
+    crf_kw = dict(CRFConfig().crf_kwargs(), **crf_kw)
+    run = _dense_crf(img, 1 + k, **crf_kw)
+    unary = np.empty((1 + k, h * w), dtype=np.float32)
+    # unary_from_softmax: -log(clip(p, 1e-5, 1)) in float32, per element
+    unary[1:] = -np.log(np.clip(cams, 1e-5, 1.0)).reshape(k, -1)
+    inv_max = 1 - cams.max(axis=0)
+    out = []
+    for alpha in alphas:
+        bg = np.power(inv_max, np.float32(alpha)).astype(np.float32)
+        unary[0] = -np.log(np.clip(bg, 1e-5, 1.0)).reshape(-1)
+        out.append(run(unary))
+    return out
 
 
 def crf_output_dirs(out_dir: str, alpha: float) -> Tuple[str, str]:
@@ -323,9 +401,10 @@ def _refine_and_save(img: np.ndarray, cams: np.ndarray, labels: np.ndarray,
     order = np.argsort(labels, kind='stable')
     cams, labels = cams[order], labels[order]
     full_labels = np.concatenate([[0], labels]).astype(np.int64)
-    for alpha, score_path, png_path in todo:
-        scores = crf_with_alpha(img, cams, labels, alpha,
-                                **crf_cfg.crf_kwargs())
+    # one set of CRF kernels for every alpha (identical results)
+    all_scores = crf_with_alphas(img, cams, labels, [o[0] for o in todo],
+                                 **crf_cfg.crf_kwargs())
+    for (alpha, score_path, png_path), scores in zip(todo, all_scores):
         save_crf_scores(score_path, scores, full_labels)
         pred = full_labels[np.argmax(scores, axis=0)]
         save_label_png(png_path, pred, palette)
