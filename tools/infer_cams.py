@@ -4,7 +4,8 @@
     python tools/infer_cams.py CONFIG CHECKPOINT --out-dir DIR
         [--split train] [--scales 0.5 1.0 1.5 2.0] [--no-flip]
         [--bg-threshold 0.26] [--source pcm|cam] [--amp bf16|fp16]
-        [--batch-size N] [--crf [ALPHA ...]] [--crf-workers W]
+        [--batch-size N] [--bucket-by-size] [--crf [ALPHA ...]]
+        [--crf-workers W]
         [--overwrite] [--launcher none|pytorch|slurm|mpi]
 
 Writes ``DIR/cams/<id>.npz`` and ``DIR/pseudo_labels/<id>.png``. Finished
@@ -13,6 +14,10 @@ images are skipped on a re-run, so a killed job just continues. Run it with
 to shard the split over GPUs/processes.
 
 ``--batch-size N`` runs up to N same-size images as one batch per scale.
+``--bucket-by-size`` runs the split grouped by image size (sizes read from
+the file headers; the config's ``model.test_cfg.bucket_by_size`` when not
+given): same-size images batch together and a compiled network sees each
+size in one stretch; every output is the same as in split order.
 ``--crf`` (default alphas 4 24, SEAM's la/ha) also runs the dense CRF in
 ``--crf-workers`` CPU processes while the network computes the next images
 (GPU inference and CRF overlap) and writes what ``tools/crf_refine.py``
@@ -60,6 +65,12 @@ def parse_args(argv=None):
         type=int,
         default=1,
         help='same-size images run as one batch per scale')
+    p.add_argument(
+        '--bucket-by-size',
+        action='store_true',
+        default=None,
+        help='run the images grouped by (H, W) from their file headers '
+        "(default: the config's model.test_cfg.bucket_by_size)")
     p.add_argument(
         '--crf',
         type=float,
@@ -168,7 +179,8 @@ def main(argv=None):
         batch_size=args.batch_size,
         crf=crf,
         crf_out_dir=args.crf_out_dir,
-        crf_workers=args.crf_workers)
+        crf_workers=args.crf_workers,
+        bucket_by_size=args.bucket_by_size)
     if rank == 0:
         print(f'\nCAM inference: {res["written"]} written, {res["skipped"]} '
               f'already done (rank 0 of {world}), {res["total"]} images; '

@@ -24,7 +24,11 @@ size as one batch per scale (images are grouped as they arrive; the maths
 per image is unchanged), and ``crf`` hands each image's CAMs to a pool of
 CPU worker processes running the dense CRF (:class:`AsyncCRFRefiner`) while
 the network goes on with the next images, so CAM inference on a GPU and the
-CRF overlap.
+CRF overlap. ``bucket_by_size`` runs the images grouped by size (read from
+the file headers, :func:`size_bucket_order`), so that same-size images batch
+together and a compiled network (CUDA graphs, static shapes) sees each size
+in one stretch on a split of mixed sizes; the outputs are those of the split
+order.
 """
 import contextlib
 import os.path as osp
@@ -40,7 +44,10 @@ from mmengine.utils import ProgressBar
 from .cam_io import load_cam, remove_stale_tmp, save_cam, save_label_png
 from .crf import AsyncCRFRefiner, CRFConfig, crf_output_dirs
 
-__all__ = ['infer_cams', 'cam_output_paths', 'image_id_of', 'cams_to_label']
+__all__ = [
+    'infer_cams', 'cam_output_paths', 'image_id_of', 'cams_to_label',
+    'read_image_sizes', 'size_bucket_order'
+]
 
 
 def image_id_of(data_sample) -> str:
@@ -56,6 +63,51 @@ def cam_output_paths(out_dir: str, img_id: str) -> Dict[str, str]:
     return dict(
         cam=osp.join(out_dir, 'cams', f'{img_id}.npz'),
         png=osp.join(out_dir, 'pseudo_labels', f'{img_id}.png'))
+
+
+def read_image_sizes(paths: Sequence[str]) -> List[Tuple[int, int]]:
+    """``(H, W)`` of image files, from their headers (no decoding).
+
+    Args:
+        paths (Sequence[str]): Image files (any format PIL reads).
+
+    Returns:
+        list[tuple[int, int]]: One (height, width) per file, as stored (an
+        EXIF rotation is not applied).
+
+    Raises:
+        FileNotFoundError: A file does not exist.
+    """
+    from PIL import Image
+    sizes = []
+    for path in paths:
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'image {path} does not exist; check the data root and the '
+                'split file.')
+        with Image.open(path) as im:
+            w, h = im.size
+        sizes.append((int(h), int(w)))
+    return sizes
+
+
+def size_bucket_order(sizes: Sequence[Tuple[int, int]]) -> List[int]:
+    """Positions of ``sizes`` grouped by size, stable.
+
+    The groups come in the order of their first image, the images of a
+    group in their original order: ``[(2, 3), (4, 5), (2, 3), (1, 1)]``
+    gives ``[0, 2, 1, 3]``.
+
+    Args:
+        sizes (Sequence[tuple[int, int]]): (H, W) per image, N entries.
+
+    Returns:
+        list[int]: A permutation of ``range(N)``.
+    """
+    groups: Dict[Tuple[int, int], List[int]] = {}
+    for pos, size in enumerate(sizes):
+        groups.setdefault(tuple(size), []).append(pos)
+    return [pos for members in groups.values() for pos in members]
 
 
 def _dataset_ids(dataset) -> list:
@@ -86,7 +138,8 @@ def infer_cams(model,
                batch_size: int = 1,
                crf: Optional[CRFConfig] = None,
                crf_out_dir: Optional[str] = None,
-               crf_workers: int = 0) -> dict:
+               crf_workers: int = 0,
+               bucket_by_size: Optional[bool] = None) -> dict:
     """Run multi-scale CAM inference over ``dataset`` and write the results.
 
     Args:
@@ -122,6 +175,13 @@ def infer_cams(model,
         crf_workers (int): CPU processes for the CRF; they run while the
             network computes the next images (0 = in this process, after
             each batch).
+        bucket_by_size (bool, optional): Run the images to compute grouped
+            by (H, W) (:func:`size_bucket_order` of the sizes in the file
+            headers) instead of in split order: same-size images batch
+            together and each size runs in one stretch (compiled networks
+            reuse their graph). Each image's outputs are the same; the
+            sizes only order the work. Defaults to the model's
+            ``test_cfg.bucket_by_size`` (False when unset).
 
     Returns:
         dict: ``written`` (images computed by this rank), ``skipped``
@@ -152,6 +212,12 @@ def infer_cams(model,
         overwrite=overwrite)
     todo, crf_only, skipped = _split_work(
         mine, ids, out_dir, refiner, overwrite, write_cams, write_pngs)
+    if bucket_by_size is None:
+        bucket_by_size = bool(cfg.get('bucket_by_size', False))
+    if bucket_by_size and todo:
+        sizes = read_image_sizes(
+            [dataset.get_data_info(idx)['img_path'] for idx in todo])
+        todo = [todo[pos] for pos in size_bucket_order(sizes)]
     writer = _CamWriter(
         model,
         out_dir,
@@ -179,7 +245,8 @@ def infer_cams(model,
             num_workers=num_workers,
             collate_fn=pseudo_collate,
             shuffle=False)
-        for batch in _same_size_batches(loader, batch_size):
+        for batch in _same_size_batches(loader, batch_size,
+                                        bucket_by_size):
             writer.run_batch(batch, bar)
         res = dict(written=writer.written, skipped=skipped, total=len(ids))
         if refiner is not None:
@@ -246,14 +313,21 @@ def _refine_saved_cams(crf_only: List[int], ids: List[str], dataset,
             bar.update()
 
 
-def _same_size_batches(loader, batch_size: int) -> Iterator[list]:
+def _same_size_batches(loader,
+                       batch_size: int,
+                       bucketed: bool = False) -> Iterator[list]:
     """Group the loader's one-image batches into batches of up to
-    ``batch_size`` images of the same size (input and original shape)."""
+    ``batch_size`` images of the same size (input and original shape).
+    ``bucketed``: the images come grouped by size, so a group's last,
+    partial batch runs as soon as the next size starts."""
     buffers = {}  # same-size images waiting for a full batch
     for data in loader:
         key = (tuple(data['inputs'][0].shape),
                tuple(data['data_samples'][0].metainfo.get('ori_shape',
                                                           ()))[:2])
+        if bucketed:
+            for other in [k for k in buffers if k != key]:
+                yield buffers.pop(other)
         buffers.setdefault(key, []).append(data)
         if len(buffers[key]) >= batch_size:
             yield buffers.pop(key)

@@ -435,3 +435,98 @@ def test_overlapped_crf_equals_two_step_pipeline(model, dataset, reference,
 def test_bad_batch_size_is_a_clear_error(model, dataset, tmp_path):
     with pytest.raises(ValueError, match='batch_size'):
         run(model, dataset, tmp_path, batch_size=0)
+
+
+def test_size_bucket_order_by_hand():
+    from mmseam.apis.cam_inference import size_bucket_order
+    assert size_bucket_order([(2, 3), (4, 5), (2, 3), (1, 1)]) == [0, 2, 1, 3]
+    assert size_bucket_order([(7, 7)] * 3) == [0, 1, 2]
+    assert size_bucket_order([]) == []
+    sizes = [(1, 2), (2, 1), (1, 2), (2, 1), (3, 3), (1, 2)]
+    order = size_bucket_order(sizes)
+    assert sorted(order) == list(range(6))
+    assert [sizes[i] for i in order] == [(1, 2)] * 3 + [(2, 1)] * 2 + [(3, 3)]
+
+
+@pytest.fixture(scope='module')
+def mixed_dataset(tmp_path_factory):
+    """Eight images of three sizes, interleaved: 64 x 64, 48 x 80 and
+    56 x 40 (H x W)."""
+    root = str(tmp_path_factory.mktemp('synth_mixed') / 'voc')
+    make_synthetic_voc(root, seed=7, num_train=8, num_val=1, image_size=64)
+    for idx, size in ((1, (48, 80)), (3, (56, 40)), (4, (48, 80)),
+                      (6, (56, 40))):
+        path = osp.join(root, 'JPEGImages', f'train_{idx:05d}.jpg')
+        with Image.open(path) as img:
+            img.resize(size[::-1]).save(path, quality=95)
+    return build_dataset(root)
+
+
+def test_read_image_sizes_from_headers(mixed_dataset, tmp_path):
+    from mmseam.apis.cam_inference import read_image_sizes
+    paths = [
+        mixed_dataset.get_data_info(i)['img_path']
+        for i in range(len(mixed_dataset))
+    ]
+    sizes = read_image_sizes(paths)
+    for path, size in zip(paths, sizes):
+        assert size == np.array(Image.open(path)).shape[:2]
+    assert sorted(set(sizes)) == [(48, 80), (56, 40), (64, 64)]
+    with pytest.raises(FileNotFoundError, match='missing.jpg'):
+        read_image_sizes([str(tmp_path / 'missing.jpg')])
+
+
+def test_bucket_by_size_same_bytes_grouped_runs(model, mixed_dataset,
+                                                tmp_path, monkeypatch):
+    """Bucketed inference writes the same files with the same bytes as the
+    split order (one image a batch), runs each size in one stretch,
+    batches same-size images, and resumes."""
+    calls = []
+    real = type(model).multiscale_cam
+
+    def spy(self, inputs, **kw):
+        calls.append(tuple(inputs.shape))
+        return real(self, inputs, **kw)
+
+    monkeypatch.setattr(type(model), 'multiscale_cam', spy)
+    n = len(mixed_dataset)
+    plain = tmp_path / 'plain'
+    run(model, mixed_dataset, plain)
+    plain_calls, calls[:] = list(calls), []
+    bucketed = tmp_path / 'bucketed'
+    res = run(model, mixed_dataset, bucketed, bucket_by_size=True)
+    assert res == dict(written=n, skipped=0, total=n)
+    assert snapshot(bucketed) == snapshot(plain)
+    assert len(snapshot(plain)) == 2 * n
+    # split order switches size 7 times, bucketed order twice
+
+    def switches(seq):
+        return sum(a != b for a, b in zip(seq, seq[1:]))
+
+    assert switches(plain_calls) == 7 and switches(calls) == 2
+    assert sorted(calls) == sorted(plain_calls)
+    # the config option turns it on too; resume skips everything
+    calls[:] = []
+    model.test_cfg['bucket_by_size'] = True
+    try:
+        res = run(model, mixed_dataset, bucketed)
+    finally:
+        model.test_cfg.pop('bucket_by_size')
+    assert res == dict(written=0, skipped=n, total=n) and calls == []
+    # a lost output is redone alone
+    os.remove(cam_output_paths(str(bucketed), 'train_00004')['png'])
+    res = run(model, mixed_dataset, bucketed, bucket_by_size=True)
+    assert res['written'] == 1 and calls == [(1, 3, 48, 80)]
+    assert snapshot(bucketed) == snapshot(plain)
+    # batches of up to 3: one per size group (4 x 64, 2 x 48x80, 2 x 56x40
+    # -> 3 + 1, 2, 2), never mixing sizes
+    calls[:] = []
+    batched = tmp_path / 'batched'
+    run(model, mixed_dataset, batched, bucket_by_size=True, batch_size=3)
+    assert [c[0] for c in calls] == [3, 1, 2, 2]
+    assert set(snapshot(batched)) == set(snapshot(plain))
+    for img_id in ids_of(mixed_dataset):
+        ref, ref_ids = load_cam(cam_output_paths(str(plain), img_id)['cam'])
+        got, got_ids = load_cam(cam_output_paths(str(batched), img_id)['cam'])
+        np.testing.assert_array_equal(got_ids, ref_ids)
+        np.testing.assert_allclose(got, ref, atol=2e-3)
