@@ -12,8 +12,7 @@ Two checks over the project's text:
 * no text of the project carries development-history markers (see
   ``HISTORY_PATTERNS``). Citations of the upstream SEAM repository's
   issue threads (``SEAM issue #21``) are allowed in docs/method.md only,
-  the project's account of the official recipe. README.md is checked for
-  paths only.
+  the project's account of the official recipe.
 """
 import glob
 import os.path as osp
@@ -43,7 +42,7 @@ _PYTEST_SCOPE = re.compile(r'''scope=['"]session['"]''')
 _UPSTREAM_ISSUE = re.compile(r'SEAM issues? #\d+(?:[, ]+(?:and )?#\d+)*')
 UPSTREAM_ALLOWED = ('docs/method.md', )
 
-HISTORY_DIRS = ('docs', 'configs', 'mmseam', 'tools', 'tests')
+HISTORY_DIRS = ('docs', 'configs', 'mmseam', 'tools', 'tests', 'demo')
 HISTORY_EXTS = ('.md', '.py', '.sh', '.yml', '.yaml', '.txt', '.cfg')
 THIS_FILE = 'tests/test_docs.py'
 
@@ -144,7 +143,7 @@ def history_hits(text, allow_upstream=False):
 
 
 def project_text_files():
-    files = []
+    files = ['README.md', 'Makefile', 'setup.py']
     for top in HISTORY_DIRS:
         for path in glob.glob(osp.join(REPO, top, '**', '*'), recursive=True):
             rel = _rel(path)
