@@ -67,7 +67,7 @@ def test_seam_beats_cam_baseline_and_crf_improves_it(tmp_path):
             assert f'Loads checkpoint by local backend from path: ' \
                 f'{pre_ckpt}' in f.read(), name
     from mmseam.apis import crf_output_dirs
-    from tools.run_pipeline import alpha_for_threshold
+    from mmseam.apis.pipeline import alpha_for_threshold
     alpha = round(alpha_for_threshold(res['seam_cam']['bg_threshold']), 2)
     assert res['seam_crf']['alpha'] == alpha
     crf_root = osp.join(work, 'seam_cams', 'crf')
