@@ -46,10 +46,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmseam.apis.pipeline import (LAST_STEPS, PRESETS,  # noqa: E402
-                                  Pipeline, alpha_for_threshold)
+from mmseam.apis.pipeline import LAST_STEPS, PRESETS, Pipeline  # noqa: E402
 
-__all__ = ['parse_args', 'main', 'alpha_for_threshold']
+__all__ = ['parse_args', 'main']
 
 
 def parse_args(argv=None):
