@@ -37,7 +37,8 @@ def _add_workload_args(p: argparse.ArgumentParser) -> None:
         metavar='K',
         help='infer: cycle through K image sizes, one a step (--img-size '
         'and heights 16, 32, ... smaller), as a split of mixed sizes does; '
-        'use --warmup >= K so every size is seen before timing (default 1)')
+        'use --warmup >= K so every size is seen before timing; pseudo: '
+        'the split holds these K sizes in turn (default 1)')
     p.add_argument(
         '--scales', type=float, nargs='+', default=[0.5, 1.0, 1.5, 2.0])
     p.add_argument('--no-flip', action='store_true')
@@ -87,6 +88,15 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
         type=int,
         default=32,
         help='pseudo: images in the split (default 32)')
+    p.add_argument(
+        '--no-crf',
+        action='store_true',
+        help='pseudo: CAM inference (CAMs + PNGs) only, no CRF')
+    p.add_argument(
+        '--bucket-by-size',
+        action='store_true',
+        help='pseudo: infer_cams(bucket_by_size=True), the split grouped by '
+        'image size (with --size-cycle: a split of mixed sizes)')
     p.add_argument(
         '--threads', type=int, default=None, help='torch.set_num_threads')
     p.add_argument(

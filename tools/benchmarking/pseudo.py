@@ -11,7 +11,7 @@ from mmengine.config import Config
 
 from .configs import build_model, set_cudnn
 from .env import sync
-from .inputs import make_labels, smooth_image
+from .inputs import cycle_sizes, make_labels, smooth_image
 
 
 class _ImageFolderSplit(torch.utils.data.Dataset):
@@ -49,15 +49,18 @@ class _ImageFolderSplit(torch.utils.data.Dataset):
 
 
 def write_split(args, num_fg: int, workdir: str):
-    """``--num-images`` smooth JPEG images of ``--img-size`` in
-    ``workdir/images`` (kept when present) and their dataset."""
+    """``--num-images`` smooth JPEG images in ``workdir/images`` (kept when
+    present) and their dataset: all of ``--img-size``, or with
+    ``--size-cycle K`` the K sizes of :func:`cycle_sizes` in turn (image i
+    has size i mod K, a split of mixed sizes in no particular order)."""
     from PIL import Image
-    h, w = args.img_size
+    sizes = cycle_sizes(args.img_size, getattr(args, 'size_cycle', 1))
     img_dir = osp.join(workdir, 'images')
     os.makedirs(img_dir, exist_ok=True)
     paths = []
     for i in range(args.num_images):
-        path = osp.join(img_dir, f'img_{i:05d}.jpg')
+        h, w = sizes[i % len(sizes)]
+        path = osp.join(img_dir, f'img_{i:05d}_{h}x{w}.jpg')
         if not osp.isfile(path):
             Image.fromarray(smooth_image(h, w, args.seed + i)).save(
                 path, quality=90)
@@ -68,7 +71,9 @@ def write_split(args, num_fg: int, workdir: str):
 
 def pseudo_step_fn(cfg: Config, args, device: torch.device,
                    amp: Optional[str], overlap: bool, workdir: str):
-    """Pseudo labels + CRF of a whole split with ``infer_cams``."""
+    """Pseudo labels + CRF of a whole split with ``infer_cams`` (without
+    the CRF with ``--no-crf``; grouped by image size with
+    ``--bucket-by-size``)."""
     from mmseam.apis import CRFConfig, infer_cams, refine_split
     set_cudnn(cfg, device)
     model = build_model(cfg, device, args.seed)
@@ -77,7 +82,9 @@ def pseudo_step_fn(cfg: Config, args, device: torch.device,
         model.test_cfg['amp_dtype'] = amp
     img_dir, dataset = write_split(args, model.num_classes - 1, workdir)
     workers = args.workers or max(len(os.sched_getaffinity(0)) - 2, 1)
-    crf = CRFConfig(alphas=(4, 24))
+    crf = None if getattr(args, 'no_crf', False) else CRFConfig(
+        alphas=(4, 24))
+    bucket = bool(getattr(args, 'bucket_by_size', False))
     out = osp.join(workdir, 'overlap' if overlap else 'two_step')
     common = dict(
         scales=args.scales,
@@ -85,14 +92,19 @@ def pseudo_step_fn(cfg: Config, args, device: torch.device,
         overwrite=True,
         num_workers=2,
         batch_size=args.batch,
+        bucket_by_size=bucket,
         show_progress=False)
-    # warm-up (cudnn autotuning, allocator) on two images, untimed
-    warm = _ImageFolderSplit(dataset.paths[:2], dataset.labels[:2])
+    # warm-up (cudnn autotuning, allocator, compiles) on two images or one
+    # of each size, untimed
+    n_warm = max(2, getattr(args, 'size_cycle', 1))
+    warm = _ImageFolderSplit(dataset.paths[:n_warm], dataset.labels[:n_warm])
     infer_cams(model, warm, osp.join(workdir, 'warmup'),
                **dict(common, num_workers=0))
 
     def step():
-        if overlap:
+        if crf is None:
+            infer_cams(model, dataset, out, **common)
+        elif overlap:
             infer_cams(
                 model,
                 dataset,
@@ -119,6 +131,9 @@ def pseudo_step_fn(cfg: Config, args, device: torch.device,
         amp=model.test_cfg.get('amp_dtype'),
         crf_workers=workers,
         overlap=overlap,
+        crf=crf is not None,
+        bucket_by_size=bucket,
+        size_cycle=getattr(args, 'size_cycle', 1),
         num_images=args.num_images)
 
 
