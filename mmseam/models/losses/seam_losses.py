@@ -47,6 +47,16 @@ def _check_channels(value: Optional[int], name: str,
     return value
 
 
+def _check_pair(pred: Tensor, target: Tensor, cls_name: str) -> None:
+    """Both views as (N, C, H, W) maps in the same frame."""
+    check_4d(pred, cls_name, _FILE)
+    if pred.shape != target.shape:
+        raise ValueError(
+            f'{_FILE}: {cls_name} got pred {tuple(pred.shape)} and target '
+            f'{tuple(target.shape)}; bring both views to the same frame '
+            f'first.')
+
+
 class _SEAMLoss(nn.Module):
     """Common ``loss_weight`` / ``loss_name`` handling."""
 
@@ -189,12 +199,7 @@ class EquivariantRegLoss(_SEAMLoss):
         Returns:
             Tensor: Scalar loss.
         """
-        check_4d(pred, 'EquivariantRegLoss', _FILE)
-        if pred.shape != target.shape:
-            raise ValueError(
-                f'{_FILE}: EquivariantRegLoss got pred {tuple(pred.shape)} '
-                f'and target {tuple(target.shape)}; bring both views to the '
-                f'same frame first.')
+        _check_pair(pred, target, 'EquivariantRegLoss')
         diff = (pred - target).abs()
         if self.ref_channels is None:
             return self.loss_weight * diff.mean()
@@ -257,12 +262,7 @@ class EquivariantCrossRegLoss(_SEAMLoss):
         Returns:
             Tensor: Scalar loss.
         """
-        check_4d(pred, 'EquivariantCrossRegLoss', _FILE)
-        if pred.shape != target.shape:
-            raise ValueError(
-                f'{_FILE}: EquivariantCrossRegLoss got pred '
-                f'{tuple(pred.shape)} and target {tuple(target.shape)}; '
-                f'bring both views to the same frame first.')
+        _check_pair(pred, target, 'EquivariantCrossRegLoss')
         n, c, h, w = pred.shape
         channels = c if self.topk_channels is None else self.topk_channels
         k = min(max(int(channels * h * w * self.topk_ratio), 1), c * h * w)
