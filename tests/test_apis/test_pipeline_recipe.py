@@ -13,7 +13,7 @@ from mmseam.apis.pipeline.data import split_ann_file
 from mmseam.apis.pipeline.recipe import build_recipe
 
 SEAM = 'configs/seam/seam_tinyconvnet_1xb8-12e_synthvoc-224x224.py'
-STAGE2 = ('configs/deeplab/deeplabv1-largefov_tinyconvnet_1xb8-6e_synthvoc-'
+STAGE2 = ('configs/deeplab/deeplabv1-largefov_tinyconvnet_1xb8-12e_synthvoc-'
           'pseudo-224x224.py')
 
 
@@ -79,6 +79,17 @@ def test_recipe_errors_name_the_file_and_fix(tmp_path, monkeypatch):
         'epochs = dict(seam=1, stage3=2)\n')
     with pytest.raises(ValueError, match=r"unknown stages \['stage3'\]"):
         build_recipe(namespace(pipeline_config='ep.py'))
+    (tmp_path / 'init.py').write_text(
+        f"seam_config = '{package_file(SEAM)}'\ndata_root = 'd'\n"
+        "stage2_init = 'cam'\n")
+    with pytest.raises(ValueError, match=r"init.py: stage2_init must be one "
+                       r"of \('pretrain', 'seam'\), got 'cam'"):
+        build_recipe(namespace(pipeline_config='init.py'))
+    (tmp_path / 'init.py').write_text(
+        f"seam_config = '{package_file(SEAM)}'\ndata_root = 'd'\n"
+        "stage2_init = 'seam'\n")
+    assert build_recipe(
+        namespace(pipeline_config='init.py'))[0]['stage2_init'] == 'seam'
     # --stop-after beyond the user's configs
     with pytest.raises(ValueError, match=r'--stop-after rw: the command line '
                        r'has configs up to the crf step only; pass '

@@ -157,6 +157,10 @@ class Pipeline(DataSteps, TrainingSteps, PseudoLabelSteps, Stage2Step,
                                           init_opts)
         seg_cfg = seg_ckpt = None
         if self.stop == 'stage2':
+            if self.p.get('stage2_init') == 'seam':
+                init_opts = [
+                    f'model.backbone.init_cfg.checkpoint={ckpts["seam"]}'
+                ]
             seg_cfg, seg_ckpt = self.stage2(pseudo_dir, data_opts, init_opts)
         self.timings['total'] = round(time.time() - t_start, 1)
         self.save_results()
