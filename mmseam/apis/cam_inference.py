@@ -46,7 +46,8 @@ from .crf import AsyncCRFRefiner, CRFConfig, crf_output_dirs
 
 __all__ = [
     'infer_cams', 'cam_output_paths', 'image_id_of', 'cams_to_label',
-    'read_image_sizes', 'size_bucket_order'
+    'read_image_sizes', 'size_bucket_order', 'default_cam_amp',
+    'cpu_has_native_bf16'
 ]
 
 
@@ -63,6 +64,41 @@ def cam_output_paths(out_dir: str, img_id: str) -> Dict[str, str]:
     return dict(
         cam=osp.join(out_dir, 'cams', f'{img_id}.npz'),
         png=osp.join(out_dir, 'pseudo_labels', f'{img_id}.png'))
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 / AMX, as
+    oneDNN reports it); elsewhere bf16 autocast is emulated and slower."""
+    try:
+        return bool(torch.backends.mkldnn.is_available()
+                    and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def default_cam_amp(device: str,
+                    amp: bool = False,
+                    fp32: bool = False) -> Optional[torch.dtype]:
+    """The autocast dtype of the pipeline's CAM inference.
+
+    bf16 on CUDA when ``amp`` is asked for; on a CPU bf16 by default where
+    it is native (:func:`cpu_has_native_bf16`: there it runs the synthetic
+    demo's inference 1.4x faster with the same pseudo-label mIoU to 0.02,
+    docs/benchmarks.md), fp32 elsewhere or with ``fp32``.
+
+    Args:
+        device (str): 'cpu', 'cuda' or 'cuda:N'.
+        amp (bool): bf16 asked for (``--amp``).
+        fp32 (bool): fp32 asked for (``--fp32-cams``); wins over ``amp``.
+
+    Returns:
+        torch.dtype | None: ``torch.bfloat16`` or None (fp32).
+    """
+    if fp32:
+        return None
+    if str(device).startswith('cuda'):
+        return torch.bfloat16 if amp else None
+    return torch.bfloat16 if (amp or cpu_has_native_bf16()) else None
 
 
 def read_image_sizes(paths: Sequence[str]) -> List[Tuple[int, int]]:

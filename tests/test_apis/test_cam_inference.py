@@ -530,3 +530,19 @@ def test_bucket_by_size_same_bytes_grouped_runs(model, mixed_dataset,
         got, got_ids = load_cam(cam_output_paths(str(batched), img_id)['cam'])
         np.testing.assert_array_equal(got_ids, ref_ids)
         np.testing.assert_allclose(got, ref, atol=2e-3)
+
+
+def test_default_cam_amp(monkeypatch):
+    """bf16 on CUDA only when asked; on a CPU by default where bf16 is
+    native, fp32 elsewhere; fp32 when asked always wins."""
+    bf16 = torch.bfloat16
+    for native in (True, False):
+        monkeypatch.setattr(cam_inference, 'cpu_has_native_bf16',
+                            lambda n=native: n)
+        assert cam_inference.default_cam_amp('cpu') == (bf16
+                                                        if native else None)
+        assert cam_inference.default_cam_amp('cpu', amp=True) == bf16
+        assert cam_inference.default_cam_amp('cpu', fp32=True) is None
+        assert cam_inference.default_cam_amp('cuda') is None
+        assert cam_inference.default_cam_amp('cuda:1', amp=True) == bf16
+        assert cam_inference.default_cam_amp('cuda', True, True) is None
