@@ -10,7 +10,9 @@ low (``la = 4``) and a high (``ha = 24``) alpha; the two marginal maps feed
 the AffinityNet label generation.
 
 :func:`refine_split` runs the refinement over a split in parallel CPU worker
-processes, resumable and with atomic writes.
+processes, resumable and with atomic writes. Per image the alphas share one
+set of CRF kernels and the CAM channels' unaries
+(:func:`crf_with_alphas`; the marginals are those of one CRF per alpha).
 """
 import functools
 import multiprocessing
