@@ -90,7 +90,14 @@ def parse_args(argv=None):
         '--data-root', default=None, help='default: the recipe\'s')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', default='cpu')
-    p.add_argument('--amp', action='store_true', help='bf16 CAM inference')
+    p.add_argument(
+        '--amp',
+        action='store_true',
+        help='bf16 CAM inference (the default on a CPU with native bf16)')
+    p.add_argument(
+        '--fp32-cams',
+        action='store_true',
+        help='fp32 CAM inference on a CPU with native bf16 too')
     p.add_argument(
         '--crf-alphas', type=float, nargs=2, default=(4.0, 24.0),
         metavar=('LA', 'HA'))

@@ -16,11 +16,10 @@ class PseudoLabelSteps:
     def infer(self, name: str, cfg: str, ckpt: str) -> str:
         """Multi-scale + flip CAMs of the label split (resumable) into
         ``<work>/<name>_cams``; returns that folder."""
-        import torch
         from mmengine.registry import init_default_scope
         from mmseg.apis import init_model
 
-        from ..cam_inference import infer_cams
+        from ..cam_inference import default_cam_amp, infer_cams
         init_default_scope('mmseg')
         out = osp.join(self.work, f'{name}_cams')
         dataset, c = self.label_dataset(cfg)
@@ -29,8 +28,9 @@ class PseudoLabelSteps:
         log(f'{name}: multi-scale CAM inference on {len(dataset)} images '
             f'(scales {tuple(tc["scales"])}, flip {tc["flip"]}) -> {out}')
         t0 = time.time()
-        amp = torch.bfloat16 if (getattr(self.args, 'amp', False)
-                                 and self.device.startswith('cuda')) else None
+        # bf16 where asked (--amp) or native on the CPU, unless --fp32-cams
+        amp = default_cam_amp(self.device, getattr(self.args, 'amp', False),
+                              getattr(self.args, 'fp32_cams', False))
         res = infer_cams(
             model,
             dataset,
