@@ -68,7 +68,7 @@ def cam_output_paths(out_dir: str, img_id: str) -> Dict[str, str]:
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 / AMX, as
-    oneDNN reports it); elsewhere bf16 autocast is emulated and slower."""
+    oneDNN reports it); elsewhere bf16 autocast is emulated."""
     try:
         return bool(torch.backends.mkldnn.is_available()
                     and torch.ops.mkldnn._is_mkldnn_bf16_supported())
