@@ -81,15 +81,15 @@ def test_recipe_errors_name_the_file_and_fix(tmp_path, monkeypatch):
         build_recipe(namespace(pipeline_config='ep.py'))
     (tmp_path / 'init.py').write_text(
         f"seam_config = '{package_file(SEAM)}'\ndata_root = 'd'\n"
-        "stage2_init = 'cam'\n")
-    with pytest.raises(ValueError, match=r"init.py: stage2_init must be one "
-                       r"of \('pretrain', 'seam'\), got 'cam'"):
+        "downstream_init = 'cam'\n")
+    with pytest.raises(ValueError, match=r"init.py: downstream_init must be "
+                       r"one of \('pretrain', 'seam'\), got 'cam'"):
         build_recipe(namespace(pipeline_config='init.py'))
     (tmp_path / 'init.py').write_text(
         f"seam_config = '{package_file(SEAM)}'\ndata_root = 'd'\n"
-        "stage2_init = 'seam'\n")
+        "downstream_init = 'seam'\n")
     assert build_recipe(
-        namespace(pipeline_config='init.py'))[0]['stage2_init'] == 'seam'
+        namespace(pipeline_config='init.py'))[0]['downstream_init'] == 'seam'
     # --stop-after beyond the user's configs
     with pytest.raises(ValueError, match=r'--stop-after rw: the command line '
                        r'has configs up to the crf step only; pass '

@@ -56,8 +56,8 @@ def test_pipeline_end_to_end_and_rerun(tmp_path):
     for name in trained:
         assert osp.isfile(osp.join(work, name, 'epoch_1.pth'))
         assert saved['seconds'][f'train_{name}'] > 0
-    # CAM, SEAM and AffinityNet load the pretraining run's backbone, stage
-    # 2 SEAM's (the preset's stage2_init), each once
+    # CAM and SEAM load the pretraining run's backbone, AffinityNet and
+    # stage 2 SEAM's (the preset's downstream_init), each once
     pre_ckpt = osp.join(work, 'pretrain', 'epoch_1.pth')
     seam_ckpt = osp.join(work, 'seam', 'epoch_1.pth')
     for name in trained:
@@ -67,7 +67,8 @@ def test_pipeline_end_to_end_and_rerun(tmp_path):
             line.split('path: ')[-1].strip() for line in log.splitlines()
             if line.startswith('Loads checkpoint by local backend')
         ]
-        want = {'pretrain': [], 'stage2': [seam_ckpt]}.get(name, [pre_ckpt])
+        want = {'pretrain': [], 'cam': [pre_ckpt], 'seam': [pre_ckpt]}.get(
+            name, [seam_ckpt])
         assert loads == want, (name, loads)
     # a CAM file per training image
     for sub in ('cam_cams/cams', 'seam_cams/cams'):

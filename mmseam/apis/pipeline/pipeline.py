@@ -10,6 +10,7 @@ from .presets import LAST_STEPS, package_file, repo_root
 from .pseudo_labels import PseudoLabelSteps
 from .recipe import build_recipe
 from .report import ReportStep
+from .label_choice import choose_stage2_labels
 from .stage2 import Stage2Step
 from .state import ResultsFile, check_synthetic_data
 from .training import TrainingSteps
@@ -119,6 +120,37 @@ class Pipeline(DataSteps, TrainingSteps, PseudoLabelSteps, Stage2Step,
         else:
             log(f'data: using {self.data_root}')
 
+    def pseudo_labels(self, seam_out: str, init_opts) -> str:
+        """CRF (and, when configured, AffinityNet + random walk) of the
+        SEAM CAMs; returns the folder of the labels stage 2 learns from:
+        the random-walk labels when they keep the confident CRF pixels, else
+        the CRF labels (:func:`choose_stage2_labels`)."""
+        from ..crf import crf_output_dirs
+        with_affinity = bool(self.p['affinity']) and not getattr(
+            self.args, 'skip_affinity', False) and self.stop != 'crf'
+        crf = self.crf(seam_out, with_affinity)
+        crf_dir = crf_output_dirs(crf['root'], crf['alpha'])[1]
+        if not with_affinity:
+            return crf_dir
+        rw_dir = self.affinity_rw(seam_out, crf['root'], crf['alpha'],
+                                  init_opts)
+        la, ha = self.args.crf_alphas
+        choice = choose_stage2_labels(
+            crf_dir, rw_dir,
+            crf_output_dirs(crf['root'], la)[1],
+            crf_output_dirs(crf['root'], ha)[1],
+            self.split_ids(self.p['label_split']))
+        self.results['stage2_labels'] = dict(
+            source=choice['source'],
+            seed_agreement=choice['seed_agreement'],
+            min_agreement=choice['min_agreement'])
+        self.save_results()
+        log(f'labels: the random walk keeps {choice["seed_agreement"]:.3f} '
+            f'of the confident CRF pixels (at least '
+            f'{choice["min_agreement"]} needed): stage 2 learns from the '
+            f'{"random-walk" if choice["source"] == "rw" else "CRF"} labels')
+        return choice['dir']
+
     # ------------------------------------------------------------- run
     def run(self) -> None:
         """Run every step up to ``--stop-after`` and write the report."""
@@ -147,20 +179,13 @@ class Pipeline(DataSteps, TrainingSteps, PseudoLabelSteps, Stage2Step,
         }
         self.score_cams(cam_dirs)
         seam_out = cam_dirs['seam']
-        with_affinity = bool(self.p['affinity']) and not getattr(
-            self.args, 'skip_affinity', False) and self.stop != 'crf'
-        crf = self.crf(seam_out, with_affinity)
-        from ..crf import crf_output_dirs
-        pseudo_dir = crf_output_dirs(crf['root'], crf['alpha'])[1]
-        if with_affinity:
-            pseudo_dir = self.affinity_rw(seam_out, crf['root'], crf['alpha'],
-                                          init_opts)
+        # AffinityNet and stage 2 start from the pretraining, or from SEAM's
+        # backbone (the recipe's downstream_init)
+        if self.p.get('downstream_init') == 'seam':
+            init_opts = [f'model.backbone.init_cfg.checkpoint={ckpts["seam"]}']
+        pseudo_dir = self.pseudo_labels(seam_out, init_opts)
         seg_cfg = seg_ckpt = None
         if self.stop == 'stage2':
-            if self.p.get('stage2_init') == 'seam':
-                init_opts = [
-                    f'model.backbone.init_cfg.checkpoint={ckpts["seam"]}'
-                ]
             seg_cfg, seg_ckpt = self.stage2(pseudo_dir, data_opts, init_opts)
         self.timings['total'] = round(time.time() - t_start, 1)
         self.save_results()

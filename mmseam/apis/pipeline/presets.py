@@ -14,9 +14,10 @@ LAST_STEPS = ('crf', 'rw', 'stage2')
 #: The stages that train a model, in order, and their recipe keys.
 TRAIN_STAGES = ('pretrain', 'cam', 'seam', 'affinity', 'stage2')
 
-#: Where stage 2 starts: the pretraining's weights (the official way: the
-#: same ImageNet weights as stage 1) or SEAM's trained backbone.
-STAGE2_INITS = ('pretrain', 'seam')
+#: Where AffinityNet and stage 2 start: the pretraining's weights (the
+#: official way: the same ImageNet weights as stage 1) or SEAM's trained
+#: backbone.
+DOWNSTREAM_INITS = ('pretrain', 'seam')
 
 _PKG_DIR = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -32,9 +33,10 @@ PRESETS = dict(
         '224x224.py',
         stage2='configs/deeplab/deeplabv1-largefov_tinyconvnet_1xb8-12e_'
         'synthvoc-pseudo-224x224.py',
-        # stage 2 starts from SEAM's backbone (trained on image labels
-        # only); the pretraining stand-in misses classes (docs/pipeline.md)
-        stage2_init='seam',
+        # AffinityNet and stage 2 start from SEAM's backbone (trained on
+        # image labels only); the pretraining stand-in misses classes
+        # (docs/pipeline.md, "Stage 2")
+        downstream_init='seam',
         label_split='train',  # images that get pseudo labels
         eval_split='train',  # images whose pseudo labels are scored
         # data set and schedule sized for ~20 minutes on 2 CPU cores
@@ -65,7 +67,7 @@ PRESETS = dict(
         eval_split='train',  # 1,464 images with fine masks (official)
         data=None,
         epochs={},  # the configs' own schedules
-        stage2_init='pretrain',  # ImageNet ResNet38, as the official code
+        downstream_init='pretrain',  # ImageNet ResNet38, as the official code
         pretrain_extend=None,
         crf_workers=8,
         infer_workers=4,

@@ -15,7 +15,7 @@ command line flags, which override the file's entries::
     label_split = 'train'                   # images to pseudo-label
     eval_split = None                       # scored images (label split)
     epochs = dict(cam=8, seam=8)            # else the configs' schedules
-    stage2_init = 'pretrain'                # or 'seam': SEAM's backbone
+    downstream_init = 'pretrain'  # AffinityNet/stage 2 start; or 'seam'
     crf_workers = 2
     infer_workers = 0
 
@@ -29,7 +29,7 @@ import os
 import os.path as osp
 from typing import Tuple
 
-from .presets import PRESETS, STAGE2_INITS, TRAIN_STAGES, package_file
+from .presets import PRESETS, DOWNSTREAM_INITS, TRAIN_STAGES, package_file
 
 #: Defaults of a recipe made of the user's configs.
 CUSTOM_DEFAULTS = dict(
@@ -44,7 +44,7 @@ CUSTOM_DEFAULTS = dict(
     eval_split=None,
     data=None,
     epochs={},
-    stage2_init='pretrain',
+    downstream_init='pretrain',
     pretrain_extend=None,
     crf_workers=2,
     infer_workers=0,
@@ -52,7 +52,7 @@ CUSTOM_DEFAULTS = dict(
 
 #: Keys of a pipeline config file (the command line flags' names).
 FILE_KEYS = ('data_root', 'work_dir', 'label_split', 'eval_split', 'epochs',
-             'stage2_init', 'crf_workers', 'infer_workers',
+             'downstream_init', 'crf_workers', 'infer_workers',
              'rw_alpha') + tuple(
                  f'{s}_config' for s in TRAIN_STAGES)
 
@@ -163,7 +163,7 @@ def _check_custom(recipe: dict, where: str) -> None:
         raise ValueError(f'{where}: epochs names unknown stages {unknown}; '
                          f'the stages are {", ".join(TRAIN_STAGES)}.')
     recipe['epochs'] = dict(recipe.get('epochs') or {})
-    if recipe.get('stage2_init', 'pretrain') not in STAGE2_INITS:
+    if recipe.get('downstream_init', 'pretrain') not in DOWNSTREAM_INITS:
         raise ValueError(
-            f"{where}: stage2_init must be one of {STAGE2_INITS}, got "
-            f"{recipe['stage2_init']!r}.")
+            f"{where}: downstream_init must be one of {DOWNSTREAM_INITS}, "
+            f"got {recipe['downstream_init']!r}.")
