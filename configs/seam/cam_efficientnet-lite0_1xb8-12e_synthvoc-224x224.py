@@ -7,4 +7,4 @@ model = dict(
     loss_minpool=None,
     loss_er=None,
     loss_ecr=None,
-    test_cfg=dict(cam_source='cam', bg_threshold=0.19))
+    test_cfg=dict(cam_source='cam', bg_threshold=0.18))

@@ -22,4 +22,6 @@ model = dict(
             type='Pretrained',
             checkpoint='efficientnet-lite0://imagenet',
             prefix='backbone.')),
-    neck=dict(in_channels=(40, 112), in_index=(0, 1)))
+    neck=dict(in_channels=(40, 112), in_index=(0, 1)),
+    # the best background threshold of a 2-epoch run
+    test_cfg=dict(bg_threshold=0.32))
