@@ -149,6 +149,13 @@ def test_results_table_rows():
         '| Stage 2: DeepLab-v1 LargeFOV on the pseudo labels | 60.00 | '
         'val (held out) |  |'
     ]
+    # the labels stage 2 learned from, in its note
+    scored['stage2_labels'] = dict(
+        source='crf', seed_agreement=0.9214, min_agreement=0.97)
+    assert markdown_table(result_rows(scored, 'train')).splitlines()[-1] == (
+        '| Stage 2: DeepLab-v1 LargeFOV on the pseudo labels | 60.00 | '
+        'val (held out) | trained on the CRF labels (the random walk keeps '
+        '0.921 of the confident CRF pixels, 0.97 needed) |')
     # no masks, no CAM baseline: n/a, the config's threshold
     unscored = dict(
         seam_cam=dict(mIoU=None, bg_threshold=0.3, threshold_from='config'),

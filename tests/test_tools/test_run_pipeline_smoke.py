@@ -40,7 +40,13 @@ def test_pipeline_end_to_end_and_rerun(tmp_path):
     with open(osp.join(work, 'results.json')) as f:
         saved = json.load(f)
     res = saved['results']
-    assert sorted(res) == sorted(STEPS + ('pretrain_ap', ))
+    assert sorted(res) == sorted(STEPS + ('pretrain_ap', 'stage2_labels'))
+    # the labels stage 2 learned from: the random walk's when it keeps the
+    # confident CRF pixels, else the CRF's (the log says which)
+    choice = res['stage2_labels']
+    assert choice['source'] == ('rw' if choice['seed_agreement'] >= 0.97
+                                else 'crf')
+    assert 'labels: the random walk keeps' in out
     ap = res['pretrain_ap']['epoch_1.pth']['per_class']
     assert list(ap) == ['plus', 'ring', 'triangle', 'bars', 'hourglass']
     assert all(0 <= v <= 1 for v in ap.values() if v == v), ap

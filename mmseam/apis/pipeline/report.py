@@ -49,8 +49,15 @@ def result_rows(r: dict, split: str) -> List[Row]:
                      split, f'alpha {r["seam_rw"].get("alpha", 6)}, beta 8, '
                      'logt 6'))
     if 'stage2_val' in r:
+        choice = r.get('stage2_labels')
+        note = ''
+        if choice is not None:
+            which = 'random-walk' if choice['source'] == 'rw' else 'CRF'
+            note = (f'trained on the {which} labels (the random walk keeps '
+                    f'{choice["seed_agreement"]:.3f} of the confident CRF '
+                    f'pixels, {choice["min_agreement"]} needed)')
         rows.append(('Stage 2: DeepLab-v1 LargeFOV on the pseudo labels',
-                     r['stage2_val']['mIoU'], 'val (held out)', ''))
+                     r['stage2_val']['mIoU'], 'val (held out)', note))
     return rows
 
 
