@@ -23,6 +23,9 @@ $(STAMP): setup.py requirements.txt requirements/*.txt
 	$(PYTHON) -c "import mmcv" 2>/dev/null || $(PIP) install "mmcv-lite==2.1.0"
 	grep -v '^mmcv' requirements/mminstall.txt | $(PIP) install -r /dev/stdin
 	$(PIP) install -r requirements/optional.txt -r requirements/tests.txt
+	@# OpenMIM for the `mim train mmseam` test, without its own pins (they
+	@# would downgrade setuptools); its imports come from tests.txt
+	$(PIP) install --no-deps "openmim==0.3.9"
 	$(PIP) install --no-build-isolation --no-deps -e .
 	$(PYTHON) -c "import mmseam, mmseg.models; print('mmseam', mmseam.__version__, 'installed')"
 	touch $(STAMP)

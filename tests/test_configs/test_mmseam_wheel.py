@@ -149,8 +149,9 @@ def test_installed_wheel_resolves_mmseam_bases(installed):
 def test_mim_train_with_the_installed_wheel(installed, tmp_path):
     """``mim train mmseam CONFIG`` runs the installed tools/train.py (from
     mmseam/.mim) on a user config with mmseam:: bases. Needs OpenMIM, an
-    optional tool (its dependencies pin old setuptools, so it is not in
-    requirements/); without it the test is skipped."""
+    optional tool that `make install` installs without its own pins (they
+    would downgrade setuptools); in an environment without it the test is
+    skipped."""
     spec = importlib.util.find_spec('mim')
     if spec is None:
         pytest.skip('OpenMIM (`mim`) is not installed')
