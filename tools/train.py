@@ -59,6 +59,18 @@ def parse_args(argv=None):
     return args
 
 
+def check_palettes(cfg: Config, source: str) -> None:
+    """A data set whose metainfo gives classes and a palette of another
+    length stops here, naming the config file and the fix."""
+    from mmseam.datasets.file_checks import resolve_palette
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        meta = ((cfg.get(key) or {}).get('dataset') or {}).get('metainfo')
+        if meta and meta.get('classes') is not None and meta.get(
+                'palette') is not None:
+            resolve_palette(meta['classes'], meta['palette'],
+                            source=f'{source}, {key}.dataset')
+
+
 def build_cfg(args) -> Config:
     """Merge the CLI into the config (work dir, resume, AMP, launcher)."""
     if not osp.isfile(args.config):
@@ -87,6 +99,7 @@ def build_cfg(args) -> Config:
             cfg.optim_wrapper.type = ('NonFiniteGuardAmpOptimWrapper'
                                       if guarded else 'AmpOptimWrapper')
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    check_palettes(cfg, args.config)
     # fail fast on a class-count mismatch or a checkpoint that does not fit
     add_sanity_check_hooks(cfg)
     if args.resume == 'auto':
