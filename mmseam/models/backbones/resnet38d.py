@@ -179,14 +179,14 @@ class PreActBottleneckBlock(BaseModule):
             in_channels, out_channels, 1, stride=stride, bias=False)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
-        """Forward function.
+        """Bottleneck unit: 1x1 -> dilated 3x3 -> 1x1, projected shortcut.
 
         Args:
             x (Tensor): Input of shape (N, C_in, H, W).
 
         Returns:
-            tuple[Tensor, Tensor]: ``(out, x_bn_relu)``, shapes
-            (N, C_out, H', W') and (N, C_in, H, W).
+            tuple[Tensor, Tensor]: ``(out, x_bn_relu)``: the unit's output
+            (N, C_out, H', W') and its pre-activated input (N, C_in, H, W).
         """
         x_bn_relu = F.relu(self.bn_branch2a(x))
         shortcut = self.conv_branch1(x_bn_relu)
