@@ -175,10 +175,11 @@ def test_runner_writes_images_with_local_vis_backend(data_root, tmp_path):
         dict(type='CAMVisualizationHook', interval=1),
         dict(type='CAMVisualizationHook', interval=2, name='every2')
     ]
-    # a name of its own: MMEngine hands a Runner built in the same second
-    # as an earlier one (same timestamp name) that runner's visualizer,
-    # which saves into the earlier work dir
-    cfg.experiment_name = f'cam_vis_{tmp_path.name}'
+    # a visualizer of its own: MMEngine hands every Runner whose config
+    # names the same visualizer instance (mmseg's runtime: 'visualizer')
+    # the first one built in the process, which saves into that Runner's
+    # work dir
+    cfg.visualizer.name = f'cam_vis_{tmp_path.name}'
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert runner.iter == 2
