@@ -22,8 +22,9 @@ Steps (each skipped when its outputs exist, so an interrupted run resumes):
 
 ``--stop-after crf`` (or ``rw``) ends the chain after that step: the pseudo
 labels and the table of their scores, without the later trainings. The
-``synthetic-small`` preset (the same recipe at test size, which the suite
-runs to check the measured claim) stops after the CRF.
+``synthetic-small`` preset is the same recipe at test size (the suite runs
+it to check the measured claim); ``--scene`` and ``--seed`` pick the scene
+family and the seed of a generated synthetic set.
 
 The ``voc`` preset runs the same chain with the real VOC configs
 (ResNet38d, ``data/VOCdevkit/VOC2012``); it needs a GPU machine and the
@@ -47,6 +48,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmseam.apis.pipeline import LAST_STEPS, PRESETS, Pipeline  # noqa: E402
+from mmseam.datasets.synthetic import SCENE_FAMILIES  # noqa: E402
 
 __all__ = ['parse_args', 'main']
 
@@ -88,7 +90,18 @@ def parse_args(argv=None):
         help='default: the preset\'s (work_dirs/demo for synthetic)')
     p.add_argument(
         '--data-root', default=None, help='default: the recipe\'s')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument(
+        '--seed',
+        type=int,
+        default=None,
+        help='seed of the generated synthetic set (default 0); checked '
+        'against an existing one')
+    p.add_argument(
+        '--scene',
+        choices=sorted(SCENE_FAMILIES),
+        default=None,
+        help='scene family of the generated synthetic set (default: '
+        'default; docs/synthetic_data.md, "Scene families")')
     p.add_argument('--device', default='cpu')
     p.add_argument(
         '--amp',
@@ -107,8 +120,8 @@ def parse_args(argv=None):
         choices=LAST_STEPS,
         default=None,
         help='last step: crf or rw end with the pseudo labels and their '
-        'scores (no stage 2); default: the preset\'s (stage2, crf for '
-        'synthetic-small)')
+        'scores (no stage 2); default: the recipe\'s last (stage2 for the '
+        'presets)')
     p.add_argument('--figure-rows', type=int, default=4)
     p.add_argument(
         '--train-options',

@@ -41,7 +41,8 @@ from mmseam.utils.misc import voc_colormap
 
 __all__ = [
     'SYNTHETIC_CLASSES', 'SYNTHETIC_PALETTE', 'DECOY_GLYPHS',
-    'SYNTHETIC_METAINFO', 'SYNTHETIC_V1_SCENE', 'CLASS_MARK_COLORS',
+    'SYNTHETIC_METAINFO', 'SYNTHETIC_V1_SCENE', 'SCENE_FAMILIES',
+    'CLASS_MARK_COLORS',
     'glyph_mask', 'voc_colormap', 'render_sample',
     'make_synthetic_voc'
 ]
@@ -72,6 +73,32 @@ SYNTHETIC_V1_SCENE = dict(
     object_radius=(0.15, 0.23),
     distractor_radius=(0.09, 0.22))
 _SPLIT_CODES = {'train': 1, 'val': 2}
+#: Scene families that differ in kind from the default scene, for checking
+#: that one recipe holds across data (docs/synthetic_data.md, "Scene
+#: families"): ``make_synthetic_voc(out, **SCENE_FAMILIES[name])``.
+#:
+#: - ``default``: the demo's scene (1-2 large objects, 1-3 small
+#:   distractors, every body its own hue, class-coloured marks).
+#: - ``lookalike``: 2-4 distractors as large as the objects, sharing their
+#:   hues, half of them with a decoy glyph; marks in near-black/white ink,
+#:   so only a mark's shape names the class and a body alone says nothing.
+#: - ``touching``: 2-3 large objects and at most one distractor, so bodies
+#:   of different classes overlap and touch.
+#: - ``scale``: object radii from 0.1 to 0.4 of the image, smaller and
+#:   larger than the backbone's receptive field.
+SCENE_FAMILIES = dict(
+    default=dict(),
+    lookalike=dict(
+        num_distractors=(2, 4),
+        distractor_radius=(0.18, 0.3),
+        distinct_hues=False,
+        decoy_prob=0.5,
+        mark_colors='contrast'),
+    touching=dict(
+        num_objects=(2, 3),
+        num_distractors=(0, 1),
+        object_radius=(0.27, 0.35)),
+    scale=dict(object_radius=(0.1, 0.4)))
 _GLYPH_SIZE = (0.085, 0.1)
 _MIN_VISIBLE = 0.6  # an object keeps at least this much of its body
 #: Body look (shape family, texture) that an object of each class takes with

@@ -83,6 +83,39 @@ def test_stale_synthetic_set_is_refused(tmp_path):
         pipe.check_synthetic_data(dict(num_train=320))
 
 
+def test_scene_family_and_seed_of_an_existing_set_are_checked(tmp_path):
+    """``--scene`` and ``--seed`` must match the set already in the data
+    root (its results would belong to other data), with the fix named."""
+    import argparse
+    import json
+
+    from mmseam.apis.pipeline import Pipeline
+    from mmseam.datasets.synthetic import SCENE_FAMILIES, _scene_options
+    root = tmp_path / 'syn'
+    root.mkdir()
+    gen = {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in _scene_options({}).items()
+    }
+    meta = dict(format_version=2, generator=dict(gen, seed=0))
+    (root / 'metainfo.json').write_text(json.dumps(meta))
+
+    def prepare(**kw):
+        Pipeline(argparse.Namespace(
+            preset='synthetic-small', work_dir=str(tmp_path / 'w'),
+            data_root=str(root), stop_after=None, **kw)).prepare_data()
+
+    prepare()
+    prepare(scene='default', seed=0)
+    with pytest.raises(RuntimeError, match=r'seed 0 != 1.*Delete'):
+        prepare(seed=1)
+    lo, hi = SCENE_FAMILIES['touching']['object_radius']
+    with pytest.raises(RuntimeError,
+                       match=rf'object_radius \[0.22, 0.32\] != \[{lo}, '
+                       rf'{hi}\]'):
+        prepare(scene='touching')
+
+
 def test_pretraining_check_reports_per_class_ap(tmp_path, capsys,
                                                 monkeypatch):
     """The pipeline scores the pretraining classifier per class on the label
@@ -234,10 +267,9 @@ def test_work_dir_of_another_model_is_refused(tmp_path):
 
 
 def test_last_step_and_work_dir_come_from_the_preset(tmp_path, monkeypatch):
-    """``--stop-after`` defaults to the preset's last step (stage 2, the CRF
-    for the test-sized preset, which has no later configs); a later step
-    than the preset has is refused before anything runs; the work dir
-    defaults to the preset's."""
+    """``--stop-after`` defaults to the preset's last step (stage 2 for both
+    synthetic presets); a later step than a recipe has configs for is
+    refused before anything runs; the work dir defaults to the preset's."""
     import argparse
 
     from mmseam.apis.pipeline import PRESETS, Pipeline
@@ -253,9 +285,14 @@ def test_last_step_and_work_dir_come_from_the_preset(tmp_path, monkeypatch):
     assert pipe('synthetic').work == str(tmp_path / 'work_dirs' / 'demo')
     assert pipe('synthetic', 'crf').stop == 'crf'
     small = pipe('synthetic-small')
-    assert small.stop == 'crf'
+    assert small.stop == 'stage2'
     assert small.work == str(tmp_path / 'work_dirs' / 'demo_small')
-    assert PRESETS['synthetic-small']['stage2'] is None
+    assert pipe('synthetic-small', 'rw').stop == 'rw'
+    # a recipe without the later configs
+    monkeypatch.setitem(
+        PRESETS, 'synthetic-small',
+        dict(PRESETS['synthetic-small'], affinity=None, stage2=None,
+             stop_after='crf'))
     with pytest.raises(ValueError, match=r'--stop-after stage2: the '
                        r'synthetic-small preset has configs up to the crf '
                        r'step only; pass --stop-after crf'):

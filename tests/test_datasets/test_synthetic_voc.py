@@ -430,3 +430,42 @@ def test_mark_size():
     b = render_sample(np.random.default_rng(3), image_size=96,
                       mark_size=(0.085, 0.1))
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def _family_stats(options, n=40, size=192):
+    """Share of images where bodies of two classes touch, the 5th/95th
+    percentile of the objects' extent (bbox side / image side), and the
+    share of pixels in a class mark's own ink colour."""
+    from scipy import ndimage
+    touching, extents, ink = 0, [], 0.0
+    marks = np.asarray(CLASS_MARK_COLORS, np.int16)
+    for i in range(n):
+        img, mask, objects = render_sample(
+            np.random.default_rng(i), size, ignore_band=0, **options)
+        # a body of one class next to a body of another
+        touching += any(
+            np.isin(mask[ndimage.binary_dilation(mask == c) & (mask != c)],
+                    [0, c], invert=True).any()
+            for c in np.unique(mask) if c > 0)
+        for obj in objects:
+            x0, y0, x1, y1 = obj['bbox']
+            extents.append(max(x1 - x0 + 1, y1 - y0 + 1) / size)
+        dist = np.abs(img[:, :, None].astype(np.int16) - marks).max(-1)
+        ink += float((dist.min(-1) < 30).mean()) / n
+    return touching / n, np.percentile(extents, [5, 95]), ink
+
+
+def test_scene_families_differ_in_kind():
+    """Each scene family shows what it is named for, measured on its
+    renders against the default scene: touching bodies of two classes,
+    objects smaller and larger, marks that are not in class colours."""
+    from mmseam.datasets.synthetic import SCENE_FAMILIES
+    assert set(SCENE_FAMILIES) == {'default', 'lookalike', 'touching',
+                                   'scale'}
+    stats = {k: _family_stats(v) for k, v in SCENE_FAMILIES.items()}
+    touch, (lo, hi), ink = stats['default']
+    assert stats['touching'][0] >= max(0.6, 2 * touch)
+    scale_lo, scale_hi = stats['scale'][1]
+    assert scale_lo < lo - 0.1 and scale_hi > hi + 0.05
+    # default: class-coloured marks; lookalike: near-black/white ink only
+    assert ink > 0.002 and stats['lookalike'][2] < ink / 10

@@ -31,7 +31,8 @@ def test_seam_beats_cam_baseline_and_crf_improves_it(tmp_path):
     cmd = [
         sys.executable,
         osp.join(REPO, 'tools/run_pipeline.py'), '--preset',
-        'synthetic-small', '--work-dir', work, '--data-root', root
+        'synthetic-small', '--work-dir', work, '--data-root', root,
+        '--stop-after', 'crf'
     ]
     proc = subprocess.run(
         cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=1500)

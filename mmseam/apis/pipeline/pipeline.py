@@ -25,7 +25,7 @@ class Pipeline(DataSteps, TrainingSteps, PseudoLabelSteps, Stage2Step,
     Args:
         args (argparse.Namespace): The options of ``tools/run_pipeline.py``
             (``preset``, ``work_dir``, ``data_root``, ``stop_after``,
-            ``seed``, ``device``, ``amp``, ``crf_alphas``,
+            ``seed``, ``scene``, ``device``, ``amp``, ``crf_alphas``,
             ``skip_affinity``, ``figure_rows``, ``train_options``, and for
             the user's own recipe ``pipeline_config``, ``*_config``,
             ``label_split``, ``eval_split``; see
@@ -101,16 +101,28 @@ class Pipeline(DataSteps, TrainingSteps, PseudoLabelSteps, Stage2Step,
         """Generate the synthetic set (synthetic recipes), or check that
         the data root exists."""
         if self.p['data'] is not None:  # a synthetic preset
+            from mmseam.datasets.synthetic import SCENE_FAMILIES
+            scene = getattr(self.args, 'scene', None) or 'default'
+            seed = getattr(self.args, 'seed', None)
+            style = SCENE_FAMILIES[scene]
             if not osp.isfile(osp.join(self.data_root, 'metainfo.json')):
                 from mmseam.datasets.synthetic import make_synthetic_voc
-                log(f'data: generating the synthetic set in {self.data_root}')
+                log(f'data: generating the synthetic set ({scene} scenes, '
+                    f'seed {seed or 0}) in {self.data_root}')
                 make_synthetic_voc(
-                    self.data_root, seed=getattr(self.args, 'seed', 0),
-                    **self.p['data'])
+                    self.data_root, seed=seed or 0, **self.p['data'],
+                    **style)
             else:
-                # a set passed with --data-root may have any size
-                self.check_synthetic_data(
-                    {} if self.args.data_root else self.p['data'])
+                # a set passed with --data-root may have any size; the scene
+                # family and the seed asked for must match
+                wanted = {} if self.args.data_root else dict(self.p['data'])
+                wanted.update({
+                    k: list(v) if isinstance(v, tuple) else v
+                    for k, v in style.items()
+                })
+                if seed is not None:
+                    wanted['seed'] = seed
+                self.check_synthetic_data(wanted)
                 log(f'data: using {self.data_root}')
         elif not osp.isdir(self.data_root):
             raise FileNotFoundError(

@@ -73,11 +73,11 @@ PRESETS = dict(
         infer_workers=4,
         rw_alpha=None),  # the official SEAM preset (alpha 6)
 )
-# The synthetic recipe at test size, up to the CRF pseudo labels: 192 px
-# images and crops, 160 training images at half the batch (the demo's number
-# of steps at less than half its compute). The suite runs it to check the
-# measured claim (tests/test_tools/test_run_pipeline_claim.py; ~5 minutes on
-# 2 CPU cores).
+# The synthetic recipe at test size: 192 px images and crops, 160 training
+# images at half the batch (the demo's number of steps at less than half its
+# compute). The suite runs it to check the measured claim
+# (tests/test_tools/test_run_pipeline_claim.py); tools/scene_study.py runs it
+# on every scene family and seed.
 PRESETS['synthetic-small'] = dict(
     PRESETS['synthetic'],
     data_root='data/synthetic_voc_small',
@@ -86,12 +86,11 @@ PRESETS['synthetic-small'] = dict(
     '192x192.py',
     cam='configs/seam/cam_tinyconvnet_1xb4-12e_synthvoc-192x192.py',
     seam='configs/seam/seam_tinyconvnet_1xb4-12e_synthvoc-192x192.py',
-    affinity=None,
-    stage2=None,
-    stop_after='crf',  # the last step it has configs for
-    data=dict(num_train=160, num_val=2, image_size=192),
-    epochs=dict(pretrain=15, cam=12, seam=12))
-
+    affinity='configs/affinity/affinitynet_tinyconvnet_1xb4-3e_synthvoc-'
+    '192x192.py',
+    stage2='configs/deeplab/deeplabv1-largefov_tinyconvnet_1xb4-12e_'
+    'synthvoc-pseudo-192x192.py',
+    data=dict(num_train=160, num_val=40, image_size=192))
 
 def repo_root() -> Optional[str]:
     """The repository root of a source checkout, None for an installed
