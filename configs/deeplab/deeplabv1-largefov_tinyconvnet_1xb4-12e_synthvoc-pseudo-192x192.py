@@ -1,6 +1,8 @@
 # Stage 2 at 192 px, batch 4 (`synthetic-small` pipeline preset, 160
 # training images: the demo's number of steps).
-_base_ = ['./deeplabv1-largefov_tinyconvnet_1xb8-12e_synthvoc-pseudo-224x224.py']
+_base_ = [
+    './deeplabv1-largefov_tinyconvnet_1xb8-12e_synthvoc-pseudo-224x224.py'
+]
 crop_size = (192, 192)
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -92,6 +92,7 @@ PRESETS['synthetic-small'] = dict(
     'synthvoc-pseudo-192x192.py',
     data=dict(num_train=160, num_val=40, image_size=192))
 
+
 def repo_root() -> Optional[str]:
     """The repository root of a source checkout, None for an installed
     package (no ``configs/`` and ``tools/`` next to the ``mmseam``
