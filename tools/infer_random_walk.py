@@ -7,6 +7,7 @@ See docs/method.md, "AffinityNet and the random walk".
         --out-dir DIR [--split train_aug] [--preset seam|psa]
         [--alpha A] [--beta B] [--logt T] [--method auto|dense|sparse]
         [--crf] [--overwrite] [--launcher none|pytorch|slurm|mpi]
+        [--affinity-check MASK_DIR [--crf-dirs LA_DIR HA_DIR]]
 
 Reads ``<cam-dir>/<id>.npz`` (``mmseam.apis.save_cam`` format; the official
 ``<id>.npy`` dict ``{fg index: (H, W)}`` is accepted too) and writes
@@ -76,6 +77,20 @@ def parse_args(argv=None):
         help='refine the walked scores with a dense CRF (official t=1)')
     p.add_argument('--crf-t', type=int, default=1)
     p.add_argument('--overwrite', action='store_true')
+    p.add_argument(
+        '--affinity-check',
+        metavar='MASK_DIR',
+        default=None,
+        help='also score the affinities against the ground-truth masks '
+        '<MASK_DIR>/<id>.png (mmseam.apis.affinity_check); written to '
+        '<out-dir>/affinity_check.json')
+    p.add_argument(
+        '--crf-dirs',
+        nargs=2,
+        metavar=('LA_DIR', 'HA_DIR'),
+        default=None,
+        help='with --affinity-check: the low/high-power CRF score folders '
+        'AffinityNet learned from, whose pair labels are scored too')
     p.add_argument('--device', default=None)
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     p.add_argument(
@@ -192,6 +207,25 @@ def walk_image(model, img_path: str, img_id: str, args,
     return class_ids.cpu().numpy()[scores.argmax(0)]
 
 
+def check_affinity(model, images: dict, args) -> dict:
+    """Score the affinities (and the CRF pair labels) of ``images`` against
+    their masks and write ``<out-dir>/affinity_check.json``."""
+    import json
+
+    from mmseam.apis import atomic_write
+    from mmseam.apis.affinity_check import evaluate_affinity
+    la_dir, ha_dir = args.crf_dirs or (None, None)
+    res = evaluate_affinity(model, images, args.affinity_check, la_dir,
+                            ha_dir, stride=args.stride)
+    path = osp.join(args.out_dir, 'affinity_check.json')
+    atomic_write(path, lambda f: f.write(json.dumps(res, indent=1).encode()))
+    print(f'affinity check on {res["images"]} images: boundary pairs cut '
+          f'{res["boundary_recall"]}, cut pairs on a boundary '
+          f'{res["boundary_precision"]}, pairs within a region kept '
+          f'{res["within_recall"]} ({path})')
+    return res
+
+
 def main(argv=None):
     args = parse_args(argv)
     check_inputs(args)
@@ -243,6 +277,8 @@ def main(argv=None):
         print(f'random walk ({params}): {res["written"]} written, '
               f'{res["skipped"]} already done (rank 0 of {world}); outputs '
               f'in {args.out_dir}')
+    if args.affinity_check and rank == 0:
+        res['affinity_check'] = check_affinity(model, dict(items), args)
     if args.launcher != 'none':
         destroy_dist()
     return res

@@ -43,6 +43,15 @@ CHECKS = (('seam', 'cam', 1.0), ('crf', 'seam', 1.0), ('rw', 'crf', 1.0),
           ('stage2', 'labels', 0.9))
 
 
+#: (key, title) of AffinityNet's pair scores (``affinity_pairs`` of a run,
+#: :mod:`mmseam.apis.affinity_check`).
+AFFINITY_KEYS = ('boundary_recall', 'within_recall',
+                 'label_boundary_coverage', 'label_negative_precision')
+AFFINITY_TITLES = ('boundary pairs cut', 'pairs within a region kept',
+                   'CRF labels: boundary pairs negative',
+                   'CRF labels: negatives on a boundary')
+
+
 def run_numbers(results: dict) -> dict:
     """The study's numbers of one pipeline run.
 
@@ -52,8 +61,10 @@ def run_numbers(results: dict) -> dict:
     Returns:
         dict: mIoU of ``cam``, ``seam``, ``crf``, ``rw``, ``labels`` (the
         labels stage 2 learned from: the RW or the CRF labels, as the
-        pipeline's rule chose), ``stage2``; ``source`` ('rw' or 'crf') and
-        ``seconds`` (the run's total).
+        pipeline's rule chose), ``stage2``; ``source`` ('rw' or 'crf'),
+        ``seconds`` (the run's total), ``rw_minus_crf`` (per-class IoU of
+        the RW labels minus the CRF labels) and ``affinity``
+        (:data:`AFFINITY_KEYS`; None where the run has no pair scores).
     """
     res = results['results']
     out = dict(
@@ -65,6 +76,15 @@ def run_numbers(results: dict) -> dict:
         source=res['stage2_labels']['source'],
         seconds=results.get('seconds', {}).get('total'))
     out['labels'] = out['rw'] if out['source'] == 'rw' else out['crf']
+    # the random walk per class, and AffinityNet's pairs against the masks
+    out['rw_minus_crf'] = {
+        name: res['seam_rw']['IoU'][name] - iou
+        for name, iou in (res['seam_crf'].get('IoU') or {}).items()
+    } if res['seam_rw'].get('IoU') else {}
+    out['affinity'] = {
+        k: res.get('affinity_pairs', {}).get(k)
+        for k in AFFINITY_KEYS
+    }
     return out
 
 
@@ -78,7 +98,8 @@ def summarize(runs: dict) -> dict:
 
     Returns:
         dict: ``{family: dict(n=..., steps={key: dict(mean, sd, min,
-        max)}, checks={'seam>=cam': k, ...}, rw_labels=k)}``.
+        max)}, checks={'seam>=cam': k, ...}, rw_labels=k, affinity={key:
+        mean}, rw_minus_crf={class: mean})}``.
     """
     out = {}
     for family, seeds in runs.items():
@@ -98,17 +119,30 @@ def summarize(runs: dict) -> dict:
             sum(r[a] >= f * r[b] for r in rows)
             for a, b, f in CHECKS
         }
+        affinity = {}
+        for key in AFFINITY_KEYS:
+            vals = [r['affinity'][key] for r in rows
+                    if r['affinity'].get(key) is not None]
+            affinity[key] = statistics.fmean(vals) if vals else None
+        classes = rows[0]['rw_minus_crf']
         out[family] = dict(
             n=len(rows),
             steps=steps,
             checks=checks,
-            rw_labels=sum(r['source'] == 'rw' for r in rows))
+            rw_labels=sum(r['source'] == 'rw' for r in rows),
+            affinity=affinity,
+            rw_minus_crf={
+                c: statistics.fmean(r['rw_minus_crf'][c] for r in rows)
+                for c in classes
+            })
     return out
 
 
 def format_table(summary: dict) -> str:
     """Markdown tables of :func:`summarize`: mean +- sd (min-max) of every
-    step per family, then in how many seeds each step adds."""
+    step per family; in how many seeds each step adds; AffinityNet's pair
+    scores and the random walk's effect per class (means over the
+    seeds)."""
     head = '| family | seeds | ' + ' | '.join(t for _, t in STEPS) + ' |'
     lines = [head, '|' + '---|' * (len(STEPS) + 2)]
     for family, s in summary.items():
@@ -126,17 +160,33 @@ def format_table(summary: dict) -> str:
         cells = [f'{s["checks"][n]}/{s["n"]}' for n in names]
         lines.append(f'| {family} | ' + ' | '.join(cells) +
                      f' | {s["rw_labels"]}/{s["n"]} |')
+    lines += [
+        '', '| family | ' + ' | '.join(AFFINITY_TITLES) +
+        ' | RW - CRF IoU per class |', '|' + '---|' * (len(AFFINITY_KEYS) + 2)
+    ]
+    for family, s in summary.items():
+        cells = [
+            '-' if s['affinity'][k] is None else f'{s["affinity"][k]:.2f}'
+            for k in AFFINITY_KEYS
+        ]
+        per_class = ', '.join(f'{c} {v:+.1f}'
+                              for c, v in s['rw_minus_crf'].items())
+        lines.append(f'| {family} | ' + ' | '.join(cells) +
+                     f' | {per_class} |')
     return '\n'.join(lines) + '\n'
 
 
 def _finished(work: str) -> dict:
-    """``results.json`` of a run that reached stage 2, else None."""
+    """``results.json`` of a run that reached stage 2 (with AffinityNet's
+    pair scores), else None."""
     path = osp.join(work, 'results.json')
     if not osp.isfile(path):
         return None
     with open(path) as f:
         results = json.load(f)
-    return results if 'stage2_val' in results.get('results', {}) else None
+    res = results.get('results', {})
+    done = 'stage2_val' in res and 'affinity_pairs' in res
+    return results if done else None
 
 
 def _run_one(args, family: str, seed: int, threads: int) -> dict:

@@ -1,6 +1,7 @@
 # Copyright (c) mmseam contributors. All rights reserved.
 """Random walk: dense vs banded propagation, official maths, the tool."""
 import importlib.util
+import json
 import os.path as osp
 
 import mmseam  # noqa: F401
@@ -9,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.registry import init_default_scope
+from PIL import Image
 
 from mmseam.apis.cam_io import load_label_png, save_cam
 from mmseam.apis.random_walk import (RW_PRESETS, banded_vecmat, propagate,
@@ -291,3 +293,34 @@ def test_infer_random_walk_tool(tmp_path, monkeypatch, capsys):
                                             'img_a.png')))) <= {0, 1, 3}
     with pytest.raises(FileNotFoundError, match='cam-dir'):
         tool.main(argv[:3] + [str(tmp_path / 'nope')] + argv[4:])
+
+    # --affinity-check: the affinities and the CRF pair labels scored
+    # against the masks (two of the three images have one), as
+    # evaluate_affinity scores them
+    from mmseam.apis import save_crf_scores
+    from mmseam.apis.affinity_check import evaluate_affinity
+    (tmp_path / 'masks').mkdir()
+    images = {}
+    for img_id in ids:
+        path = str(root / 'JPEGImages' / f'{img_id}.jpg')
+        images[img_id] = path
+        h, w = mmcv.imread(path).shape[:2]
+        for name in ('la', 'ha'):
+            scores = rng.random((3, h, w)).astype(np.float32)
+            save_crf_scores(str(tmp_path / name / f'{img_id}.npz'), scores,
+                            [0, 1, 3])
+        if img_id != 'img_b':
+            mask = np.full((h, w), 3, np.uint8)
+            mask[:h // 2] = 1
+            mask[:, :w // 3] = 0
+            Image.fromarray(mask).save(tmp_path / 'masks' / f'{img_id}.png')
+    crf_dirs = [str(tmp_path / 'la'), str(tmp_path / 'ha')]
+    res = tool.main(argv + ['--affinity-check', str(tmp_path / 'masks'),
+                            '--crf-dirs'] + crf_dirs)
+    with open(out_dir / 'affinity_check.json') as f:
+        saved = json.load(f)
+    direct = evaluate_affinity(model, images, str(tmp_path / 'masks'),
+                               *crf_dirs)
+    assert saved == res['affinity_check'] == json.loads(json.dumps(direct))
+    assert saved['images'] == 2 and saved['counts']['neg'] > 0
+    assert 'boundary pairs cut' in capsys.readouterr().out

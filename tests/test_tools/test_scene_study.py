@@ -9,15 +9,20 @@ import pytest
 from tools import scene_study
 
 
-def _results(cam, seam, crf, rw, stage2, source):
+def _results(cam, seam, crf, rw, stage2, source, recall=0.5):
     return dict(
         results=dict(
             cam_cam=dict(mIoU=cam),
             seam_cam=dict(mIoU=seam),
-            seam_crf=dict(mIoU=crf),
-            seam_rw=dict(mIoU=rw),
+            seam_crf=dict(mIoU=crf, IoU=dict(background=90.0, plus=crf)),
+            seam_rw=dict(mIoU=rw, IoU=dict(background=88.0, plus=rw)),
             stage2_labels=dict(source=source),
-            stage2_val=dict(mIoU=stage2)),
+            stage2_val=dict(mIoU=stage2),
+            affinity_pairs=dict(
+                boundary_recall=recall,
+                within_recall=0.9,
+                label_boundary_coverage=0.3,
+                label_negative_precision=None)),
         seconds=dict(total=100.0))
 
 
@@ -26,13 +31,16 @@ def test_run_numbers_take_the_chosen_labels():
     assert crf_run['labels'] == 70 and crf_run['source'] == 'crf'
     rw_run = scene_study.run_numbers(_results(50, 60, 70, 72, 66, 'rw'))
     assert rw_run['labels'] == 72 and rw_run['seconds'] == 100.0
+    assert rw_run['rw_minus_crf'] == dict(background=-2.0, plus=2.0)
+    assert rw_run['affinity']['boundary_recall'] == 0.5
 
 
 def test_summary_mean_sd_range_and_checks():
     runs = {
         'a': {
             0: scene_study.run_numbers(_results(50, 60, 70, 65, 64, 'crf')),
-            1: scene_study.run_numbers(_results(54, 52, 74, 76, 60, 'rw')),
+            1: scene_study.run_numbers(
+                _results(54, 52, 74, 76, 60, 'rw', recall=0.7)),
         }
     }
     s = scene_study.summarize(runs)['a']
@@ -49,10 +57,16 @@ def test_summary_mean_sd_range_and_checks():
         'seam>=cam': 1, 'crf>=seam': 2, 'rw>=crf': 1, 'stage2>=0.9xlabels': 1
     }
     assert s['rw_labels'] == 1
+    # per class RW - CRF: plus -5 and +2; pair scores: means, None kept
+    assert s['rw_minus_crf'] == dict(background=-2.0, plus=-1.5)
+    assert s['affinity']['boundary_recall'] == pytest.approx(0.6)
+    assert s['affinity']['label_negative_precision'] is None
     table = scene_study.format_table(scene_study.summarize(runs))
     lines = table.splitlines()
     assert lines[2].startswith('| a | 2 | 52.0 ± 2.8 (50.0-54.0) | ')
-    assert lines[-1] == '| a | 1/2 | 2/2 | 1/2 | 1/2 | 1/2 |'
+    assert lines[6] == '| a | 1/2 | 2/2 | 1/2 | 1/2 | 1/2 |'
+    assert lines[-1] == ('| a | 0.60 | 0.90 | 0.30 | - | background -2.0, '
+                         'plus -1.5 |')
 
 
 def test_one_seed_has_zero_sd():

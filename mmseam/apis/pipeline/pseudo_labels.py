@@ -1,6 +1,7 @@
 # Copyright (c) mmseam contributors. All rights reserved.
 """The pseudo-label steps: multi-scale CAM inference, scoring against the
 masks, dense CRF, AffinityNet random walk."""
+import json
 import os.path as osp
 import sys
 import time
@@ -184,6 +185,7 @@ class PseudoLabelSteps:
                     init_opts) -> str:
         """Train AffinityNet on the low/high-power CRF labels and random-walk
         the SEAM CAMs with it; returns the random-walk label folder."""
+        from ..crf import crf_output_dirs
         aff_opts = self.affinity_options(crf_root, init_opts)
         aff_ckpt = self.train('affinity', self.p['affinity'], aff_opts)
         rw_out = osp.join(seam_out, 'rw')
@@ -193,6 +195,14 @@ class PseudoLabelSteps:
         split = self.p['label_split']
         if split:
             rw_args += ['--split', split]
+        if self.scored:
+            # the affinities and their CRF pair labels against the masks
+            la, ha = self.args.crf_alphas
+            rw_args += [
+                '--affinity-check', self.mask_dir(split), '--crf-dirs',
+                crf_output_dirs(crf_root, la)[0],
+                crf_output_dirs(crf_root, ha)[0]
+            ]
         log(f'rw: random walk of the SEAM CAMs -> {rw_out}')
         t0 = time.time()
         run_logged([
@@ -205,6 +215,17 @@ class PseudoLabelSteps:
         self.timings.setdefault('rw', round(time.time() - t0, 1))
         self.score_labels(
             'seam_rw', rw_out, alpha=6 if rw_alpha is None else rw_alpha)
+        check = osp.join(rw_out, 'affinity_check.json')
+        if self.scored and osp.isfile(check):
+            with open(check) as f:
+                pairs = json.load(f)
+            pairs.pop('counts', None)
+            self.results['affinity_pairs'] = pairs
+            log(f'rw: AffinityNet cuts {pairs["boundary_recall"]:.3f} of '
+                f'the boundary pairs and keeps {pairs["within_recall"]:.3f} '
+                f'of the pairs within a region; its CRF pair labels mark '
+                f'{pairs["label_boundary_coverage"]:.3f} of the boundary '
+                'pairs negative')
         if self.scored:
             log(f'rw: SEAM + AffinityNet random-walk pseudo labels mIoU '
                 f'{self.results["seam_rw"]["mIoU"]:.2f}')
