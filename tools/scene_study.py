@@ -3,8 +3,10 @@
 
     python tools/scene_study.py --jobs 2
 
-runs ``tools/run_pipeline.py --preset synthetic-small --scene F --seed S``
-for every family F of :data:`mmseam.datasets.synthetic.SCENE_FAMILIES` (or
+runs ``tools/run_pipeline.py --preset synthetic-small --scene F --seed S
+--train-options randomness.seed=S`` (other images and another training
+order per seed) for every family F of
+:data:`mmseam.datasets.synthetic.SCENE_FAMILIES` (or
 ``--families``) and seed S (``--seeds``, default 0 1 2), each in its own work
 dir ``<out>/<F>-seed<S>`` on its own data ``<out>/data/<F>-seed<S>``, and
 writes ``<out>/scene_study.md`` (per family: the mean, standard deviation and
@@ -203,7 +205,8 @@ def _run_one(args, family: str, seed: int, threads: int) -> dict:
         osp.join(REPO, 'tools', 'run_pipeline.py'), '--preset', args.preset,
         '--scene', family, '--seed',
         str(seed), '--work-dir', work, '--data-root',
-        osp.join(args.out, 'data', name)
+        osp.join(args.out, 'data', name), '--train-options',
+        f'randomness.seed={seed}'
     ]
     env = dict(
         os.environ, OMP_NUM_THREADS=str(threads),
