@@ -2,6 +2,9 @@
 # ResNetV1c-18-d8, trained on pseudo labels of the training images,
 # validated on the held-out images. Set the pseudo-label folder (absolute)
 # with train_dataloader.dataset.data_prefix.seg_map_path=DIR.
+# `--tta`: the official stage-2 test (logits averaged over the views, a
+# one-iteration dense CRF) with flips at the training scale (docs/pipeline.md,
+# "Stage 2").
 _base_ = [
     '../_base_/models/deeplabv1-largefov_resnet38d.py',
     '../_base_/datasets/synthetic_voc_cls.py',
@@ -56,3 +59,13 @@ train_dataloader = dict(
         pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(ann_file='ImageSets/Segmentation/val.txt'))
 test_dataloader = val_dataloader
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[[
+            dict(type='RandomFlip', prob=0., direction='horizontal'),
+            dict(type='RandomFlip', prob=1., direction='horizontal')
+        ], [dict(type='LoadAnnotations')], [dict(type='PackSegInputs')]])
+]
+tta_model = dict(type='CRFSegTTAModel', merge='logits', crf='stage2_test')

@@ -40,7 +40,16 @@ def test_pipeline_end_to_end_and_rerun(tmp_path):
     with open(osp.join(work, 'results.json')) as f:
         saved = json.load(f)
     res = saved['results']
-    assert sorted(res) == sorted(STEPS + ('pretrain_ap', 'stage2_labels'))
+    assert sorted(res) == sorted(STEPS + ('pretrain_ap', 'stage2_labels',
+                                          'affinity_pairs'))
+    # stage 2 tested on one view and with the config's flips + CRF
+    assert res['stage2_val']['test'] == 'tta'
+    assert 0 <= res['stage2_val']['mIoU_single_scale'] <= 100
+    # AffinityNet's pairs and its CRF pair labels against the masks
+    pairs = res['affinity_pairs']
+    assert pairs['images'] == 8
+    for key in ('within_recall', 'label_positive_precision'):
+        assert 0 <= pairs[key] <= 1, pairs
     # the labels stage 2 learned from: the random walk's when it keeps the
     # confident CRF pixels, else the CRF's (the log says which)
     choice = res['stage2_labels']

@@ -49,13 +49,18 @@ def result_rows(r: dict, split: str) -> List[Row]:
                      split, f'alpha {r["seam_rw"].get("alpha", 6)}, beta 8, '
                      'logt 6'))
     if 'stage2_val' in r:
-        choice = r.get('stage2_labels')
-        note = ''
+        choice, s2 = r.get('stage2_labels'), r['stage2_val']
+        notes = []
         if choice is not None:
             which = 'random-walk' if choice['source'] == 'rw' else 'CRF'
-            note = (f'trained on the {which} labels (the random walk keeps '
-                    f'{choice["seed_agreement"]:.3f} of the confident CRF '
-                    f'pixels, {choice["min_agreement"]} needed)')
+            notes.append(
+                f'trained on the {which} labels (the random walk keeps '
+                f'{choice["seed_agreement"]:.3f} of the confident CRF '
+                f'pixels, {choice["min_agreement"]} needed)')
+        if s2.get('test') == 'tta' and s2['mIoU'] is not None:
+            notes.append('tested with the config\'s test-time views and '
+                         f'CRF (one view: {s2["mIoU_single_scale"]:.2f})')
+        note = '; '.join(notes)
         rows.append(('Stage 2: DeepLab-v1 LargeFOV on the pseudo labels',
                      r['stage2_val']['mIoU'], 'val (held out)', note))
     return rows

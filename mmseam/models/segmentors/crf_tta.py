@@ -1,6 +1,6 @@
 # Copyright (c) mmseam contributors. All rights reserved.
 """Multi-scale + flip test with logit averaging and optional dense CRF."""
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import mmcv
 import numpy as np
@@ -32,21 +32,26 @@ class CRFSegTTAModel(SegTTAModel):
     Args:
         module (dict): The wrapped segmentor (set by the runner).
         merge (str): ``'logits'`` (official) or ``'probs'`` (mmseg).
-        crf (dict, optional): CRF keyword arguments for
+        crf (dict | str, optional): CRF keyword arguments for
             :func:`mmseam.apis.crf.crf_inference` (``t``, ``gauss_sxy``,
-            ``gauss_compat``, ``bi_sxy``, ``bi_srgb``, ``bi_compat``);
-            ``None`` disables the CRF.
+            ``gauss_compat``, ``bi_sxy``, ``bi_srgb``, ``bi_compat``), or
+            the name of a :data:`mmseam.apis.crf.CRF_PRESETS` entry (e.g.
+            ``'stage2_test'``, the official one); ``None`` disables the
+            CRF.
     """
 
     def __init__(self,
                  merge: str = 'logits',
-                 crf: Optional[dict] = None,
+                 crf: Optional[Union[dict, str]] = None,
                  **kwargs):
         super().__init__(**kwargs)
         if merge not in ('logits', 'probs'):
             raise ValueError(f'merge must be "logits" or "probs", got '
                              f'{merge!r}')
         self.merge = merge
+        if isinstance(crf, str):
+            from ...apis.crf import CRFConfig
+            crf = CRFConfig.preset(crf).crf_kwargs()
         self.crf = dict(crf) if crf is not None else None
 
     def merge_preds(self, data_samples_list: List[SampleList]) -> SampleList:

@@ -139,3 +139,10 @@ def test_crf_missing_image_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match='missing.png'):
         tta(crf=stage2_crf()).merge_preds(
             [make_views([lg], str(tmp_path / 'missing.png'))])
+
+
+def test_crf_by_preset_name():
+    """``crf='stage2_test'`` is the official preset's keyword arguments."""
+    assert tta(crf='stage2_test').crf == stage2_crf()
+    with pytest.raises(KeyError, match="unknown CRF preset 'nope'"):
+        tta(crf='nope')
