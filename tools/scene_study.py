@@ -180,14 +180,14 @@ def format_table(summary: dict) -> str:
 
 def _finished(work: str) -> dict:
     """``results.json`` of a run that reached stage 2 (with AffinityNet's
-    pair scores), else None."""
+    pair scores and the stage-2 test protocol), else None."""
     path = osp.join(work, 'results.json')
     if not osp.isfile(path):
         return None
     with open(path) as f:
         results = json.load(f)
     res = results.get('results', {})
-    done = 'stage2_val' in res and 'affinity_pairs' in res
+    done = 'test' in res.get('stage2_val', {}) and 'affinity_pairs' in res
     return results if done else None
 
 

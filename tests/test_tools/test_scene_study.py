@@ -17,7 +17,7 @@ def _results(cam, seam, crf, rw, stage2, source, recall=0.5):
             seam_crf=dict(mIoU=crf, IoU=dict(background=90.0, plus=crf)),
             seam_rw=dict(mIoU=rw, IoU=dict(background=88.0, plus=rw)),
             stage2_labels=dict(source=source),
-            stage2_val=dict(mIoU=stage2),
+            stage2_val=dict(mIoU=stage2, test='tta'),
             affinity_pairs=dict(
                 boundary_recall=recall,
                 within_recall=0.9,
