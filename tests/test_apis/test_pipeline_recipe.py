@@ -8,7 +8,7 @@ import os.path as osp
 import pytest
 
 from mmseam.apis.pipeline import (PRESETS, Pipeline, markdown_table,
-                                  package_file, result_rows)
+                                  package_file, result_rows, timing_line)
 from mmseam.apis.pipeline.data import split_ann_file
 from mmseam.apis.pipeline.recipe import build_recipe
 
@@ -174,3 +174,11 @@ def test_results_table_rows():
             'bg thr 0.30 (config) |',
             '| SEAM + dense CRF | n/a | all images | alpha 2.41 |'
         ]
+
+
+def test_timing_line():
+    """The steps' wall times that end the pipeline's report."""
+    assert timing_line(dict(train_pretrain=579.4, crf=34.3, total=2551.0)) \
+        == ('step times (s): train_pretrain 579, crf 34, total 2551 '
+            '(42.5 min)')
+    assert timing_line(dict(crf=3.0)) == 'step times (s): crf 3'

@@ -6,7 +6,7 @@ from .data import split_ann_file
 from .pipeline import Pipeline
 from .presets import LAST_STEPS, PRESETS, package_file, repo_root
 from .recipe import build_recipe, load_pipeline_config
-from .report import markdown_table, result_rows
+from .report import markdown_table, result_rows, timing_line
 from .state import (ResultsFile, check_same_model, check_synthetic_data,
                     model_fingerprint)
 from .training import PRETRAIN_MIN_AP
@@ -16,6 +16,6 @@ __all__ = [
     'alpha_for_threshold', 'parse_opts', 'log', 'run_logged',
     'package_file', 'repo_root', 'ResultsFile', 'check_same_model',
     'check_synthetic_data', 'model_fingerprint', 'result_rows',
-    'markdown_table', 'build_recipe', 'load_pipeline_config',
+    'markdown_table', 'timing_line', 'build_recipe', 'load_pipeline_config',
     'split_ann_file'
 ]

@@ -66,6 +66,17 @@ def result_rows(r: dict, split: str) -> List[Row]:
     return rows
 
 
+def timing_line(seconds: dict) -> str:
+    """The steps' wall times, e.g. ``step times (s): train_pretrain 579,
+    crf 34, total 2551 (42.5 min)``, from ``results.json``'s ``seconds``."""
+    parts = [f'{k} {v:.0f}' for k, v in seconds.items() if k != 'total']
+    line = 'step times (s): ' + ', '.join(parts)
+    if 'total' in seconds:
+        line += (f'{", " if parts else ""}total {seconds["total"]:.0f} '
+                 f'({seconds["total"] / 60:.1f} min)')
+    return line
+
+
 def markdown_table(rows: Sequence[Row]) -> str:
     """A markdown table of ``(step, mIoU, images, note)`` rows (n/a for a
     step without a score)."""
@@ -102,6 +113,8 @@ class ReportStep:
             table += '\n\n' + UNSCORED_NOTE + ' Classes: ' + ', '.join(
                 self.metainfo()['classes']) + '.'
         print('\n' + table + '\n', flush=True)
+        if self.timings:
+            print(timing_line(self.timings) + '\n', flush=True)
         md = osp.join(self.work, 'results.md')
         atomic_write(md, lambda f: f.write((table + '\n').encode()))
         fig = self.figure(cam_dirs, pseudo_dir, seg_cfg, seg_ckpt)
