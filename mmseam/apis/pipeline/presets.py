@@ -86,7 +86,7 @@ PRESETS['synthetic-small'] = dict(
     '192x192.py',
     cam='configs/seam/cam_tinyconvnet_1xb4-12e_synthvoc-192x192.py',
     seam='configs/seam/seam_tinyconvnet_1xb4-12e_synthvoc-192x192.py',
-    affinity='configs/affinity/affinitynet_tinyconvnet_1xb4-3e_synthvoc-'
+    affinity='configs/affinity/affinitynet_tinyconvnet_1xb4-4e_synthvoc-'
     '192x192.py',
     stage2='configs/deeplab/deeplabv1-largefov_tinyconvnet_1xb4-12e_'
     'synthvoc-pseudo-192x192.py',
