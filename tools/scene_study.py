@@ -11,11 +11,11 @@ order per seed) for every family F of
 dir ``<out>/<F>-seed<S>`` on its own data ``<out>/data/<F>-seed<S>``, and
 writes ``<out>/scene_study.md`` (per family: the mean, standard deviation and
 range over the seeds of CAM / SEAM / +CRF / +RW / the stage-2 labels / stage
-2, and in how many seeds each step adds) and ``scene_study.json`` (every
-run's numbers). A finished run is not run again and an interrupted one
-resumes, so the study can be stopped and restarted; ``--report-only`` writes
-the tables from the finished runs. docs/synthetic_data.md, "Scene families",
-shows the measured table.
+2, in how many seeds each step adds, AffinityNet's pair scores, then every
+run) and ``scene_study.json`` (every run's numbers). A finished run is not
+run again and an interrupted one resumes, so the study can be stopped and
+restarted; ``--report-only`` writes the tables from the finished runs.
+docs/synthetic_data.md, "Scene families", shows the measured tables.
 """
 import argparse
 import json
@@ -32,7 +32,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmseam.apis import atomic_write  # noqa: E402
 from mmseam.datasets.synthetic import SCENE_FAMILIES  # noqa: E402
 
-__all__ = ['STEPS', 'run_numbers', 'summarize', 'format_table', 'main']
+__all__ = [
+    'STEPS', 'run_numbers', 'summarize', 'format_table', 'format_runs', 'main'
+]
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -178,6 +180,21 @@ def format_table(summary: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
+def format_runs(runs: dict) -> str:
+    """A markdown table of every run: family, seed, the steps' mIoU and the
+    source of the stage-2 labels."""
+    lines = [
+        '| family | seed | ' + ' | '.join(t for _, t in STEPS) +
+        ' | labels from |', '|' + '---|' * (len(STEPS) + 3)
+    ]
+    for family, seeds in runs.items():
+        for seed, r in seeds.items():
+            cells = [f'{r[k]:.2f}' for k, _ in STEPS]
+            lines.append(f'| {family} | {seed} | ' + ' | '.join(cells) +
+                         f' | {r["source"].upper()} |')
+    return '\n'.join(lines) + '\n'
+
+
 def _finished(work: str) -> dict:
     """``results.json`` of a run that reached stage 2 (with AffinityNet's
     pair scores and the stage-2 test protocol), else None."""
@@ -262,7 +279,7 @@ def main(argv=None):
         raise SystemExit(f'no finished run under {args.out}; run the study '
                          'without --report-only first')
     summary = summarize(runs)
-    table = format_table(summary)
+    table = format_table(summary) + '\n' + format_runs(runs)
     os.makedirs(args.out, exist_ok=True)
     atomic_write(
         osp.join(args.out, 'scene_study.json'), lambda f: f.write(

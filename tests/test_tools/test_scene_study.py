@@ -69,6 +69,13 @@ def test_summary_mean_sd_range_and_checks():
                          'plus -1.5 |')
 
 
+def test_every_run_in_its_own_row():
+    runs = {'a': {0: scene_study.run_numbers(
+        _results(50, 60, 70.125, 65, 66, 'crf'))}}
+    assert scene_study.format_runs(runs).splitlines()[2] == \
+        '| a | 0 | 50.00 | 60.00 | 70.12 | 65.00 | 70.12 | 66.00 | CRF |'
+
+
 def test_one_seed_has_zero_sd():
     runs = {'b': {3: scene_study.run_numbers(_results(1, 2, 3, 4, 5, 'crf'))}}
     assert scene_study.summarize(runs)['b']['steps']['rw']['sd'] == 0.0
