@@ -300,6 +300,17 @@ def test_cli_scene_options(tmp_path, capsys):
     assert 'no_such_option' in capsys.readouterr().err
     with pytest.raises(ValueError, match='KEY=VALUE'):
         cli.parse_scene(['body_class_bias'])
+    # a scene family, one of its options overridden
+    from mmseam.datasets.synthetic import SCENE_FAMILIES
+    out = str(tmp_path / 'family')
+    assert cli.main(['--out', out, '--num-train', '2', '--num-val', '0',
+                     '--size', '96', '--family', 'touching', '--scene',
+                     'num_distractors=(0, 0)']) == 0
+    expected = str(tmp_path / 'family_lib')
+    make_synthetic_voc(expected, num_train=2, num_val=0, image_size=96,
+                       **dict(SCENE_FAMILIES['touching'],
+                              num_distractors=(0, 0)))
+    assert read_tree(out) == read_tree(expected)
 
 
 def test_metainfo_constant():

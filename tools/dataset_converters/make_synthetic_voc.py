@@ -8,6 +8,8 @@ Example::
     python tools/dataset_converters/make_synthetic_voc.py \
         --out data/synthvoc_typical --scene body_class_bias=0.7 \
         num_objects='(1, 3)'
+    python tools/dataset_converters/make_synthetic_voc.py \
+        --out data/synthvoc_touching --family touching
 
 See :mod:`mmseam.datasets.synthetic` for what the images contain.
 """
@@ -15,7 +17,7 @@ import argparse
 import ast
 import sys
 
-from mmseam.datasets.synthetic import make_synthetic_voc
+from mmseam.datasets.synthetic import SCENE_FAMILIES, make_synthetic_voc
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,6 +38,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--force',
         action='store_true',
         help='replace the output folder if it is not empty')
+    parser.add_argument(
+        '--family',
+        choices=sorted(SCENE_FAMILIES),
+        default='default',
+        help='scene family (SCENE_FAMILIES); --scene options override its '
+        'values')
     parser.add_argument(
         '--scene',
         nargs='+',
@@ -71,7 +79,7 @@ def main(argv=None) -> int:
             num_val=args.num_val,
             image_size=args.size,
             force=args.force,
-            **parse_scene(args.scene))
+            **dict(SCENE_FAMILIES[args.family], **parse_scene(args.scene)))
     except (FileExistsError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
