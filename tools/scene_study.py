@@ -49,11 +49,11 @@ CHECKS = (('seam', 'cam', 1.0), ('crf', 'seam', 1.0), ('rw', 'crf', 1.0),
 
 #: (key, title) of AffinityNet's pair scores (``affinity_pairs`` of a run,
 #: :mod:`mmseam.apis.affinity_check`).
-AFFINITY_KEYS = ('boundary_recall', 'within_recall',
-                 'label_boundary_coverage', 'label_negative_precision')
-AFFINITY_TITLES = ('boundary pairs cut', 'pairs within a region kept',
+AFFINITY_KEYS = ('boundary_recall', 'object_recall',
+                 'label_boundary_coverage', 'label_object_coverage')
+AFFINITY_TITLES = ('boundary pairs cut', 'object pairs kept',
                    'CRF labels: boundary pairs negative',
-                   'CRF labels: negatives on a boundary')
+                   'CRF labels: object pairs positive')
 
 
 def run_numbers(results: dict) -> dict:
@@ -204,7 +204,8 @@ def _finished(work: str) -> dict:
     with open(path) as f:
         results = json.load(f)
     res = results.get('results', {})
-    done = 'test' in res.get('stage2_val', {}) and 'affinity_pairs' in res
+    done = 'test' in res.get('stage2_val', {}) and \
+        'object_recall' in res.get('affinity_pairs', {})
     return results if done else None
 
 

@@ -7,17 +7,19 @@ blocks, :func:`block_labels`: a cell takes the label of at least ``purity``
 of its pixels, else it is ignored) and turned into pair labels within the
 AffinityNet radius as in training
 (:func:`~mmseam.datasets.transforms.affinity.extract_affinity_labels`):
-*positive* pairs lie in one region (both background or one class),
-*boundary* pairs in two. Against them:
+*positive* pairs lie in one region (both background or one class; *object*
+pairs: one class), *boundary* pairs in two. Against them:
 
 - the network's affinities (a pair is *cut* when its affinity is below
   ``threshold``): ``boundary_recall`` (boundary pairs cut),
-  ``boundary_precision`` (cut pairs that are boundary pairs) and
-  ``within_recall`` (positive pairs kept);
+  ``boundary_precision`` (cut pairs that are boundary pairs),
+  ``within_recall`` (positive pairs kept) and ``object_recall`` (object
+  pairs kept: what lets the walk spread a class over its object);
 - the CRF pair labels of training (``AffinityLabelFromCRF`` on the low / high
   power CRF scores): ``label_boundary_coverage`` (boundary pairs labelled
-  negative), ``label_negative_precision`` (negative labels on boundary
-  pairs) and ``label_positive_precision``.
+  negative), ``label_object_coverage`` (object pairs labelled positive),
+  ``label_negative_precision`` (negative labels on boundary pairs) and
+  ``label_positive_precision``.
 """
 import os.path as osp
 from typing import Dict, Optional
@@ -29,8 +31,9 @@ from mmseam.datasets.transforms.affinity import extract_affinity_labels
 __all__ = ['block_labels', 'pair_counts', 'pair_metrics',
            'evaluate_affinity']
 
-_COUNT_KEYS = ('pos', 'neg', 'pos_kept', 'neg_cut', 'cut', 'label_neg',
-               'label_neg_true', 'label_pos', 'label_pos_true')
+_COUNT_KEYS = ('pos', 'neg', 'obj', 'pos_kept', 'obj_kept', 'neg_cut', 'cut',
+               'label_neg', 'label_neg_true', 'label_pos', 'label_pos_true',
+               'label_obj')
 
 
 def block_labels(mask: np.ndarray, stride: int, purity: float = 0.75,
@@ -91,15 +94,16 @@ def pair_counts(gt_cells: np.ndarray,
             Defaults to 0.5.
 
     Returns:
-        dict: ``pos``, ``neg`` (ground-truth pairs), ``pos_kept``,
-        ``neg_cut``, ``cut`` (with ``affinity``), ``label_neg``,
-        ``label_neg_true``, ``label_pos``, ``label_pos_true`` (with
+        dict: ``pos``, ``neg``, ``obj`` (ground-truth pairs: one region,
+        two regions, one object), ``pos_kept``, ``obj_kept``, ``neg_cut``,
+        ``cut`` (with ``affinity``), ``label_neg``, ``label_neg_true``,
+        ``label_pos``, ``label_pos_true``, ``label_obj`` (with
         ``label_cells``); counts not computed are 0.
     """
     bg_pos, fg_pos, neg = extract_affinity_labels(gt_cells, radius)
-    pos, neg = (bg_pos + fg_pos) > 0, neg > 0
+    obj, pos, neg = fg_pos > 0, (bg_pos + fg_pos) > 0, neg > 0
     out = dict.fromkeys(_COUNT_KEYS, 0)
-    out.update(pos=int(pos.sum()), neg=int(neg.sum()))
+    out.update(pos=int(pos.sum()), neg=int(neg.sum()), obj=int(obj.sum()))
     if affinity is not None:
         affinity = np.asarray(affinity)
         if affinity.shape != pos.shape:
@@ -109,6 +113,7 @@ def pair_counts(gt_cells: np.ndarray,
         cut = affinity < threshold
         out.update(
             pos_kept=int((pos & ~cut).sum()),
+            obj_kept=int((obj & ~cut).sum()),
             neg_cut=int((neg & cut).sum()),
             cut=int(((pos | neg) & cut).sum()))
     if label_cells is not None:
@@ -118,7 +123,8 @@ def pair_counts(gt_cells: np.ndarray,
             label_neg=int((l_neg & (pos | neg)).sum()),
             label_neg_true=int((l_neg & neg).sum()),
             label_pos=int((l_pos & (pos | neg)).sum()),
-            label_pos_true=int((l_pos & pos).sum()))
+            label_pos_true=int((l_pos & pos).sum()),
+            label_obj=int((l_pos & obj).sum()))
     return out
 
 
@@ -136,7 +142,10 @@ def pair_metrics(counts: Dict[str, int]) -> Dict[str, Optional[float]]:
         boundary_recall=ratio('neg_cut', 'neg'),
         boundary_precision=ratio('neg_cut', 'cut'),
         within_recall=ratio('pos_kept', 'pos'),
+        object_recall=ratio('obj_kept', 'obj'),
         label_boundary_coverage=ratio('label_neg_true', 'neg')
+        if labelled else None,
+        label_object_coverage=ratio('label_obj', 'obj')
         if labelled else None,
         label_negative_precision=ratio('label_neg_true', 'label_neg'),
         label_positive_precision=ratio('label_pos_true', 'label_pos'),

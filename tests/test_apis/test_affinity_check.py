@@ -32,7 +32,7 @@ def _slow_counts(gt, radius, aff=None, thr=0.5):
     """Pairs of the banded layout by a plain loop: sources y < h - r + 1,
     r - 1 <= x < w - r + 1, targets source + each offset."""
     h, w = gt.shape
-    pos = neg = pos_kept = neg_cut = 0
+    pos = neg = pos_kept = neg_cut = obj = obj_kept = 0
     for p, (dy, dx) in enumerate(get_pair_offsets(radius)):
         for y in range(h - radius + 1):
             for x in range(radius - 1, w - radius + 1):
@@ -43,10 +43,12 @@ def _slow_counts(gt, radius, aff=None, thr=0.5):
                 if a == b:
                     pos += 1
                     pos_kept += not cut
+                    obj += a != 0
+                    obj_kept += a != 0 and not cut
                 else:
                     neg += 1
                     neg_cut += cut
-    return pos, neg, pos_kept, neg_cut
+    return pos, neg, pos_kept, neg_cut, obj, obj_kept
 
 
 def test_pair_counts_match_a_direct_loop():
@@ -58,8 +60,8 @@ def test_pair_counts_match_a_direct_loop():
              11 - 2 * radius + 2)
     aff = rng.uniform(size=shape)
     c = pair_counts(gt, radius, aff)
-    assert (c['pos'], c['neg'], c['pos_kept'], c['neg_cut']) == \
-        _slow_counts(gt, radius, aff)
+    assert (c['pos'], c['neg'], c['pos_kept'], c['neg_cut'], c['obj'],
+            c['obj_kept']) == _slow_counts(gt, radius, aff)
     assert c['cut'] == (c['pos'] - c['pos_kept']) + c['neg_cut']
     with pytest.raises(ValueError, match='does not match'):
         pair_counts(gt, radius, aff[:, 1:])
@@ -74,8 +76,8 @@ def test_perfect_and_blind_affinities_and_labels():
     perfect = pair_affinity(feat, radius)[0].numpy()  # exp(-50 |a - b|)
     m = pair_metrics(pair_counts(gt, radius, perfect, label_cells=gt))
     assert m['boundary_recall'] == m['boundary_precision'] == 1.0
-    assert m['within_recall'] == 1.0
-    assert m['label_boundary_coverage'] == 1.0
+    assert m['within_recall'] == m['object_recall'] == 1.0
+    assert m['label_boundary_coverage'] == m['label_object_coverage'] == 1.0
     assert m['label_negative_precision'] == m['label_positive_precision'] \
         == 1.0
     # an AffinityNet that never cuts, trained on labels that never say
@@ -84,7 +86,9 @@ def test_perfect_and_blind_affinities_and_labels():
     c = pair_counts(gt, radius, blind, label_cells=np.ones_like(gt))
     m = pair_metrics(c)
     assert m['boundary_recall'] == 0.0 and m['boundary_precision'] is None
+    assert m['object_recall'] == 1.0
     assert m['label_boundary_coverage'] == 0.0
+    assert m['label_object_coverage'] == 1.0
     assert m['label_positive_precision'] == pytest.approx(
         c['pos'] / (c['pos'] + c['neg']), abs=1e-4)
     assert m['boundary_pair_share'] == pytest.approx(

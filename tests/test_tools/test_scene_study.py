@@ -20,9 +20,9 @@ def _results(cam, seam, crf, rw, stage2, source, recall=0.5):
             stage2_val=dict(mIoU=stage2, test='tta'),
             affinity_pairs=dict(
                 boundary_recall=recall,
-                within_recall=0.9,
+                object_recall=0.9,
                 label_boundary_coverage=0.3,
-                label_negative_precision=None)),
+                label_object_coverage=None)),
         seconds=dict(total=100.0))
 
 
@@ -60,7 +60,7 @@ def test_summary_mean_sd_range_and_checks():
     # per class RW - CRF: plus -5 and +2; pair scores: means, None kept
     assert s['rw_minus_crf'] == dict(background=-2.0, plus=-1.5)
     assert s['affinity']['boundary_recall'] == pytest.approx(0.6)
-    assert s['affinity']['label_negative_precision'] is None
+    assert s['affinity']['label_object_coverage'] is None
     table = scene_study.format_table(scene_study.summarize(runs))
     lines = table.splitlines()
     assert lines[2].startswith('| a | 2 | 52.0 ± 2.8 (50.0-54.0) | ')

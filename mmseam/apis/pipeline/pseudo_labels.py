@@ -221,11 +221,16 @@ class PseudoLabelSteps:
                 pairs = json.load(f)
             pairs.pop('counts', None)
             self.results['affinity_pairs'] = pairs
-            log(f'rw: AffinityNet cuts {pairs["boundary_recall"]:.3f} of '
-                f'the boundary pairs and keeps {pairs["within_recall"]:.3f} '
-                f'of the pairs within a region; its CRF pair labels mark '
-                f'{pairs["label_boundary_coverage"]:.3f} of the boundary '
-                'pairs negative')
+            share = {
+                k: '-' if v is None else f'{v:.3f}'
+                for k, v in pairs.items()
+            }
+            log(f'rw: AffinityNet cuts {share["boundary_recall"]} of the '
+                f'boundary pairs and keeps {share["object_recall"]} of the '
+                'pairs within one object; its CRF pair labels mark '
+                f'{share["label_boundary_coverage"]} of the boundary pairs '
+                f'negative, {share["label_object_coverage"]} of the object '
+                'pairs positive')
         if self.scored:
             log(f'rw: SEAM + AffinityNet random-walk pseudo labels mIoU '
                 f'{self.results["seam_rw"]["mIoU"]:.2f}')
