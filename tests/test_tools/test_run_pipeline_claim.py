@@ -12,7 +12,7 @@ held-out images. Its margins hold for the three seeds of the default scene
 family in docs/synthetic_data.md ("The claim at test size", "Scene
 families"): SEAM beats the CAM baseline by at least 5 mIoU points (with
 two threads, as here), the CRF improves SEAM's labels, and stage 2 reaches
-0.8 of the labels it learns from on images it has not seen. About 7
+0.8 of the labels it learns from on images it has not seen. About 9
 minutes on 2 CPU cores, the suite's one long test.
 """
 import json
