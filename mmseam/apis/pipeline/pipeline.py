@@ -101,12 +101,12 @@ class Pipeline(DataSteps, TrainingSteps, PseudoLabelSteps, Stage2Step,
         """Generate the synthetic set (synthetic recipes), or check that
         the data root exists."""
         if self.p['data'] is not None:  # a synthetic preset
-            from mmseam.datasets.synthetic import SCENE_FAMILIES
+            from mmseam.datasets.synthetic import (SCENE_FAMILIES,
+                                                   make_synthetic_voc)
             scene = getattr(self.args, 'scene', None) or 'default'
             seed = getattr(self.args, 'seed', None)
             style = SCENE_FAMILIES[scene]
             if not osp.isfile(osp.join(self.data_root, 'metainfo.json')):
-                from mmseam.datasets.synthetic import make_synthetic_voc
                 log(f'data: generating the synthetic set ({scene} scenes, '
                     f'seed {seed or 0}) in {self.data_root}')
                 make_synthetic_voc(
