@@ -186,8 +186,9 @@ def evaluate_affinity(model,
     """
     import mmcv
     import torch
-    import torch.nn.functional as F
     from PIL import Image
+
+    from mmseam.apis.random_walk import image_pair_affinity
 
     from mmseam.datasets.transforms.affinity import (AffinityLabelFromCRF,
                                                      LoadCRFScores)
@@ -201,15 +202,8 @@ def evaluate_affinity(model,
             continue
         scored += 1
         img = mmcv.imread(img_path)  # BGR uint8, as LoadImageFromFile
-        h, w = img.shape[:2]
-        inputs = torch.from_numpy(
-            np.ascontiguousarray(img.transpose(2, 0, 1)))
         with torch.no_grad():
-            data = model.data_preprocessor(dict(inputs=[inputs]), False)
-            x = data['inputs']
-            x = F.pad(x, (0, -(-w // stride) * stride - w,
-                          0, -(-h // stride) * stride - h))
-            aff, radius = model.predict_affinity(x)
+            aff, radius = image_pair_affinity(model, img, stride)
         gt = block_labels(np.asarray(Image.open(mask_path)), stride, purity)
         cells = None
         if load_crf is not None:

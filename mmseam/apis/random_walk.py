@@ -35,6 +35,7 @@ from mmseam.utils.misc import source_path
 
 __all__ = [
     'RW_PRESETS', 'random_walk', 'random_walk_with_model', 'propagate',
+    'image_pair_affinity',
     'rw_input_scores', 'banded_vecmat', 'radius_from_num_pairs'
 ]
 
@@ -342,6 +343,33 @@ def random_walk(
 
 
 @torch.no_grad()
+def image_pair_affinity(model: torch.nn.Module, img: np.ndarray,
+                        stride: int = 8) -> Tuple[Tensor, int]:
+    """AffinityNet's pair affinities of one image, as official
+    ``infer_aff.py`` computes them: the *normalised* image zero-padded at the
+    bottom / right to a multiple of ``stride``.
+
+    Args:
+        model (nn.Module): An AffinityNet (``data_preprocessor`` and
+            ``predict_affinity``).
+        img (np.ndarray): (H, W, 3) uint8 image as ``LoadImageFromFile``
+            loads it (BGR).
+        stride (int): Output stride of the model. Defaults to 8.
+
+    Returns:
+        tuple[Tensor, int]: Pair affinities (1, P, h', w') of the padded
+        image and the radius (see ``AffinityNet.predict_affinity``).
+    """
+    h, w = img.shape[:2]
+    inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
+    data = model.data_preprocessor(dict(inputs=[inputs]), False)
+    inputs = data['inputs']
+    pad_h = math.ceil(h / stride) * stride - h
+    pad_w = math.ceil(w / stride) * stride - w
+    inputs = F.pad(inputs, (0, pad_w, 0, pad_h))
+    return model.predict_affinity(inputs)
+
+
 def random_walk_with_model(
     model: torch.nn.Module,
     img: np.ndarray,
@@ -386,13 +414,7 @@ def random_walk_with_model(
             f'{_FILE}: CAMs of size {tuple(np.shape(cams)[1:])} do not match '
             f'the {h}x{w} image; CAMs must be saved at the original image '
             f'size.')
-    inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
-    data = model.data_preprocessor(dict(inputs=[inputs]), False)
-    inputs = data['inputs']
-    pad_h = math.ceil(h / stride) * stride - h
-    pad_w = math.ceil(w / stride) * stride - w
-    inputs = F.pad(inputs, (0, pad_w, 0, pad_h))
-    aff, radius = model.predict_affinity(inputs)
+    aff, radius = image_pair_affinity(model, img, stride)
     return random_walk(
         cams,
         labels,
